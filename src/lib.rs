@@ -1,0 +1,24 @@
+//! # poq
+//!
+//! Cost-aware Proof of Quality for decentralized LLM inference: the facade over the poq crates.
+//!
+//! Each crate can be used alone; this package re-exports them behind features (all on by default):
+//!
+//! | module | crate | feature |
+//! |---|---|---|
+//! | [`core`] | poq-core: types, traits, rewards, costs, consensus | always |
+//! | `eval` | poq-eval: evaluators, datasets, statistics | `eval` |
+//! | `infer` | poq-infer: generators | `infer` |
+//! | `profile` | poq-profile: cost profiling | `profile` |
+//! | `sim` | poq-sim: Monte Carlo simulation | `sim` |
+#![deny(missing_docs)]
+
+pub use poq_core as core;
+#[cfg(feature = "eval")]
+pub use poq_eval as eval;
+#[cfg(feature = "infer")]
+pub use poq_infer as infer;
+#[cfg(feature = "profile")]
+pub use poq_profile as profile;
+#[cfg(feature = "sim")]
+pub use poq_sim as sim;
