@@ -1,0 +1,68 @@
+//! The one error type of poq-infer.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading models and generating.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is wrong; `location` names the line or field.
+    #[error("{path}: {location}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Line number, JSON path or field name.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required model file is missing from a model folder.
+    #[error("model folder {dir} has no {file}")]
+    MissingFile {
+        /// The model folder.
+        dir: PathBuf,
+        /// The missing file's name.
+        file: String,
+    },
+    /// The model's architecture or configuration is not supported.
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    /// A tensor operation failed in candle.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// The tokenizer failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A parameter is out of its domain.
+    #[error("invalid argument `{name}`: {message}")]
+    InvalidArgument {
+        /// The argument's name.
+        name: &'static str,
+        /// What it must satisfy.
+        message: String,
+    },
+    /// An error from poq-core (an invalid request).
+    #[error(transparent)]
+    Core(#[from] poq_core::Error),
+}
+
+/// `Result` with poq-infer's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for poq_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Core(inner) => inner,
+            other => poq_core::Error::backend("poq-infer", other),
+        }
+    }
+}
