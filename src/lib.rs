@@ -13,6 +13,9 @@
 //! | `sim` | poq-sim: Monte Carlo simulation | `sim` |
 #![deny(missing_docs)]
 
+pub mod cache;
+pub mod table;
+
 pub use poq_core as core;
 #[cfg(feature = "eval")]
 pub use poq_eval as eval;
