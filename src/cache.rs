@@ -16,8 +16,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// The file could not be read or written.
-    #[error("cache {}: {1}", .0.display())]
-    Io(PathBuf, #[source] std::io::Error),
+    #[error("cache {}: {source}", path.display())]
+    Io {
+        /// The cache file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A line is not a valid entry.
     #[error("cache {}:{line}: {message}", path.display())]
     Corrupt {
@@ -52,7 +58,7 @@ impl<T: Serialize + DeserializeOwned + Clone> DiskCache<T> {
     /// Opens (or creates) the cache file and loads its entries.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CacheError> {
         let path = path.as_ref().to_path_buf();
-        let io = |e| CacheError::Io(path.clone(), e);
+        let io = |source| CacheError::Io { path: path.clone(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -92,7 +98,7 @@ impl<T: Serialize + DeserializeOwned + Clone> DiskCache<T> {
         })?;
         writeln!(self.file, "{line}")
             .and_then(|_| self.file.flush())
-            .map_err(|e| CacheError::Io(self.path.clone(), e))?;
+            .map_err(|source| CacheError::Io { path: self.path.clone(), source })?;
         self.entries.insert(key, value);
         Ok(())
     }
