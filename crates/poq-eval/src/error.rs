@@ -50,6 +50,9 @@ pub enum Error {
         /// What it must satisfy.
         message: String,
     },
+    /// A model could not be resolved through the Hugging Face hub (offline, unknown id, ...).
+    #[error("hugging face hub: {0}")]
+    Hub(String),
     /// An error from poq-core (an invalid score, a generator failure).
     #[error(transparent)]
     Core(#[from] poq_core::Error),

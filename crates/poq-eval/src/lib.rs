@@ -3,6 +3,16 @@
 //! Evaluators for cost-aware PoQ: token F1, STS bi-encoders, cross-encoders, LLM judge; datasets and statistics.
 #![deny(missing_docs)]
 
+pub mod cross_encoder;
+pub mod device;
+pub mod encoder;
 mod error;
+pub mod model_dir;
+pub mod sts;
 
+pub use cross_encoder::{CrossEncoder, PairInput};
+pub use device::DeviceChoice;
+pub use encoder::{Pooling, SentenceEncoder};
 pub use error::{Error, Result};
+pub use model_dir::{ModelDir, SentenceConfig};
+pub use sts::{ScoreMapping, StsEvaluator};

@@ -1,0 +1,181 @@
+//! `config.json` of BERT-family and RoBERTa-family encoders.
+
+use serde::Deserialize;
+
+use crate::model_dir::ModelDir;
+use crate::{Error, Result};
+
+/// How token positions map to position embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// BERT, MiniLM, ...: positions count from 0, token types in use.
+    Bert,
+    /// RoBERTa, XLM-R, CamemBERT: positions count from `pad_token_id + 1`.
+    Roberta,
+}
+
+impl Family {
+    /// The family of a config's `model_type`.
+    pub fn from_model_type(model_type: &str) -> Option<Family> {
+        match model_type {
+            "bert" => Some(Family::Bert),
+            "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
+            _ => None,
+        }
+    }
+
+    /// The tensor-name prefix used by `*ForSequenceClassification` checkpoints.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Family::Bert => "bert",
+            Family::Roberta => "roberta",
+        }
+    }
+}
+
+/// The activation between the two feed-forward layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU (`erf`), transformers' `gelu`.
+    Gelu,
+    /// The tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
+    GeluTanh,
+    /// ReLU.
+    Relu,
+}
+
+#[derive(Debug, Deserialize)]
+struct Raw {
+    vocab_size: usize,
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    intermediate_size: usize,
+    #[serde(default = "default_act")]
+    hidden_act: String,
+    max_position_embeddings: usize,
+    #[serde(default = "default_types")]
+    type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    layer_norm_eps: f64,
+    #[serde(default)]
+    pad_token_id: Option<usize>,
+    #[serde(default)]
+    position_embedding_type: Option<String>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+/// A checked encoder configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderConfig {
+    /// BERT or RoBERTa positions.
+    pub family: Family,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Number of transformer layers.
+    pub num_layers: usize,
+    /// Number of attention heads.
+    pub num_heads: usize,
+    /// Feed-forward inner size.
+    pub intermediate_size: usize,
+    /// Feed-forward activation.
+    pub activation: Activation,
+    /// Rows of the position-embedding table.
+    pub max_position_embeddings: usize,
+    /// Rows of the token-type table (0 or 1: token types are ignored).
+    pub type_vocab_size: usize,
+    /// Layer-norm epsilon.
+    pub layer_norm_eps: f64,
+    /// Padding token id.
+    pub pad_token_id: u32,
+}
+
+impl EncoderConfig {
+    /// Reads and checks `config.json`.
+    pub fn from_model_dir(dir: &ModelDir) -> Result<EncoderConfig> {
+        let model_type = dir.model_type()?;
+        let family = Family::from_model_type(model_type).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{}: model_type `{model_type}` is not a BERT- or RoBERTa-family encoder",
+                dir.config_path().display()
+            ))
+        })?;
+        let raw: Raw = dir.parse_config()?;
+        let bad =
+            |field: &str, message: String| Error::Format { path: dir.config_path(), location: field.into(), message };
+        if let Some(p) = raw.position_embedding_type.as_deref().filter(|p| *p != "absolute") {
+            return Err(Error::Unsupported(format!(
+                "{}: position_embedding_type `{p}` (only `absolute`)",
+                dir.config_path().display()
+            )));
+        }
+        let activation = match raw.hidden_act.as_str() {
+            "gelu" => Activation::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "relu" => Activation::Relu,
+            other => {
+                return Err(Error::Unsupported(format!("{}: hidden_act `{other}`", dir.config_path().display())));
+            }
+        };
+        if raw.num_attention_heads == 0 || raw.hidden_size % raw.num_attention_heads != 0 {
+            return Err(bad(
+                "num_attention_heads",
+                format!("{} heads do not divide hidden_size {}", raw.num_attention_heads, raw.hidden_size),
+            ));
+        }
+        for (field, v) in [
+            ("vocab_size", raw.vocab_size),
+            ("hidden_size", raw.hidden_size),
+            ("num_hidden_layers", raw.num_hidden_layers),
+            ("intermediate_size", raw.intermediate_size),
+            ("max_position_embeddings", raw.max_position_embeddings),
+        ] {
+            if v == 0 {
+                return Err(bad(field, "must be positive".into()));
+            }
+        }
+        let pad = raw.pad_token_id.unwrap_or(if family == Family::Roberta { 1 } else { 0 });
+        let pad_token_id = u32::try_from(pad).map_err(|_| bad("pad_token_id", format!("{pad} is too large")))?;
+        let config = EncoderConfig {
+            family,
+            vocab_size: raw.vocab_size,
+            hidden_size: raw.hidden_size,
+            num_layers: raw.num_hidden_layers,
+            num_heads: raw.num_attention_heads,
+            intermediate_size: raw.intermediate_size,
+            activation,
+            max_position_embeddings: raw.max_position_embeddings,
+            type_vocab_size: raw.type_vocab_size,
+            layer_norm_eps: raw.layer_norm_eps,
+            pad_token_id,
+        };
+        if config.max_positions() == 0 {
+            return Err(bad("max_position_embeddings", "leaves no room after the RoBERTa offset".into()));
+        }
+        Ok(config)
+    }
+
+    /// The first position id (RoBERTa skips `pad_token_id + 1` rows).
+    pub fn position_offset(&self) -> usize {
+        match self.family {
+            Family::Bert => 0,
+            Family::Roberta => self.pad_token_id as usize + 1,
+        }
+    }
+
+    /// The longest input (in tokens) the position table allows.
+    pub fn max_positions(&self) -> usize {
+        self.max_position_embeddings.saturating_sub(self.position_offset())
+    }
+}
