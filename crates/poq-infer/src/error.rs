@@ -53,6 +53,71 @@ pub enum Error {
     /// An error from poq-core (an invalid request).
     #[error(transparent)]
     Core(#[from] poq_core::Error),
+    /// A remote endpoint did not answer in time.
+    #[error("{url}: timed out ({phase})")]
+    Timeout {
+        /// The endpoint.
+        url: String,
+        /// Which wait ran out: `connect`, `read`, `response`, `body`, `total`.
+        phase: String,
+    },
+    /// A remote endpoint could not be reached or the connection broke.
+    #[error("{url}: {message}")]
+    Transport {
+        /// The endpoint.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// A remote endpoint answered with an error status.
+    #[error("{url}: HTTP {status}: {body}")]
+    HttpStatus {
+        /// The endpoint.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body (at most a few hundred characters).
+        body: String,
+    },
+    /// A remote endpoint's reply is not the JSON expected; `field` names where it breaks.
+    #[error("{url}: malformed reply at `{field}`: {message}")]
+    MalformedResponse {
+        /// The endpoint.
+        url: String,
+        /// The JSON path or field at fault (`choices[0].message.content`, `usage`, line numbers of SSE).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A remote endpoint reported an error inside an otherwise successful (streamed) reply.
+    #[error("{url}: the endpoint reported an error: {message}")]
+    Remote {
+        /// The endpoint.
+        url: String,
+        /// The error as the endpoint put it (shortened).
+        message: String,
+    },
+    /// A remote endpoint replied without any choice.
+    #[error("{url}: the reply has no choices")]
+    EmptyChoices {
+        /// The endpoint.
+        url: String,
+    },
+    /// An environment variable that must hold a secret (an API key) is not set. Its value is never shown.
+    #[error("environment variable {var} is not set or not unicode")]
+    MissingEnv {
+        /// The variable's name.
+        var: String,
+    },
+    /// The node server could not start.
+    #[error("server on {addr}: {source}")]
+    Server {
+        /// The address it was to listen on.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with poq-infer's [`Error`].

@@ -1,0 +1,658 @@
+//! The inference-node server: any [`Generator`] behind an OpenAI-compatible HTTP API, so that a
+//! machine can join a PoQ network as an inference node and be reached with a
+//! [`RemoteGenerator`](crate::RemoteGenerator).
+//!
+//! Routes: `POST /v1/chat/completions` (plain JSON or server-sent events with `"stream": true`),
+//! `GET /v1/models` and `GET /health`. Errors are OpenAI-style JSON
+//! (`{"error": {"message", "type", "param", "code"}}`).
+//!
+//! One generator serves one request at a time (it is behind a mutex and runs on a blocking thread).
+//! The server protects itself and the generator:
+//! - bodies over [`ServerConfig::max_body_bytes`] get 413, unreadable or invalid JSON gets 400
+//!   naming the problem (field, line and column);
+//! - a request naming another model gets 404 `model_not_found`, unless
+//!   [`ServerConfig::accept_any_model`]; an empty or missing `model` means the served one;
+//! - at most [`ServerConfig::max_queue`] requests are admitted (running plus waiting); more get 503
+//!   with `Retry-After`;
+//! - a request not answered within [`ServerConfig::request_timeout`] gets 504. The generator cannot
+//!   be interrupted, so its admission slot is held until the generation really ends: the queue
+//!   bound counts work, not just waiting clients;
+//! - slow clients: request headers must arrive within [`ServerConfig::header_read_timeout`]
+//!   (idle keep-alive connections are closed after it too) and the body within
+//!   [`ServerConfig::body_read_timeout`] (else 408); at most [`ServerConfig::max_connections`] are open.
+//!
+//! The `Generator` trait returns whole answers, so a streamed reply is sent once the generation is
+//! done (role chunk, one content chunk, the finish chunk, a usage chunk when asked, `[DONE]`): the
+//! wire format is what streaming clients expect, but the time to first token seen by a client
+//! against this server equals the whole generation time.
+
+use crate::error::{Error, Result};
+use crate::openai::{
+    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ErrorBody,
+    ErrorResponse, ModelCard, ModelList, ResponseMessage, Usage, finish_reason_str, timings_of,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use poq_core::{ChatMessage, Generation, GenerationRequest, Generator, Role, Sampling};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, Semaphore, watch};
+
+/// Limits and names of a node server. [`ServerConfig::default`] suits a single CPU node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// The model id clients ask for; `None` uses the generator's name.
+    pub model_id: Option<String>,
+    /// Serve requests naming any model instead of answering 404.
+    pub accept_any_model: bool,
+    /// Largest request body, bytes (default 1 MiB); larger gets 413.
+    pub max_body_bytes: usize,
+    /// Requests admitted at once, running plus waiting (default 16); more get 503.
+    pub max_queue: usize,
+    /// Time from admission to answer, queueing included (default 300 s); longer gets 504.
+    pub request_timeout: Duration,
+    /// Time for a client to send the request headers (default 10 s); the connection is then closed.
+    pub header_read_timeout: Duration,
+    /// Time for a client to send the request body (default 10 s); longer gets 408.
+    pub body_read_timeout: Duration,
+    /// Open connections at once (default 256); more wait in the listen backlog.
+    pub max_connections: usize,
+    /// `max_tokens` when the request has none (default 256).
+    pub default_max_tokens: usize,
+    /// Largest `max_tokens` accepted (default 4096); larger gets 400.
+    pub max_tokens_limit: usize,
+    /// Largest number of stop strings (default 16).
+    pub max_stop: usize,
+    /// Time given to open connections and running generations at shutdown (default 10 s).
+    pub shutdown_grace: Duration,
+    /// Tokio worker threads for the HTTP side (default 2; generation runs on its own thread).
+    pub worker_threads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            model_id: None,
+            accept_any_model: false,
+            max_body_bytes: 1 << 20,
+            max_queue: 16,
+            request_timeout: Duration::from_secs(300),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            default_max_tokens: 256,
+            max_tokens_limit: 4096,
+            max_stop: 16,
+            shutdown_grace: Duration::from_secs(10),
+            worker_threads: 2,
+        }
+    }
+}
+
+/// An HTTP error answer in OpenAI's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The JSON error object.
+    pub error: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &str, code: &str, param: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError {
+            status: status.as_u16(),
+            error: ErrorBody {
+                message: message.into(),
+                kind: kind.into(),
+                param: param.map(str::to_owned),
+                code: Some(code.into()),
+            },
+        }
+    }
+
+    fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", Some(param), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(ErrorResponse { error: self.error })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// A chat request checked and turned into a [`GenerationRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedRequest {
+    /// The model the client named (empty when it named none).
+    pub model: String,
+    /// What to generate.
+    pub request: GenerationRequest,
+    /// Answer as server-sent events.
+    pub stream: bool,
+    /// Send a usage chunk at the end of the stream.
+    pub include_usage: bool,
+}
+
+/// Parses and checks a `/v1/chat/completions` body. Never panics, whatever the bytes; every
+/// rejection names the field at fault. This is the function the server's fuzz target drives.
+pub fn parse_chat_request(body: &[u8], config: &ServerConfig) -> Result<ParsedRequest, ApiError> {
+    let req: ChatCompletionRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_json",
+            None,
+            format!("request body is not a valid chat completion request: {e}"),
+        )
+    })?;
+    if req.messages.is_empty() {
+        return Err(ApiError::invalid("messages", "`messages` must hold at least one message"));
+    }
+    let mut messages = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(ApiError::invalid(
+                    &format!("messages[{i}].role"),
+                    format!("unsupported role `{other}` (system, developer, user or assistant)"),
+                ));
+            }
+        };
+        let content = match &m.content {
+            Content::Text(t) => t.clone(),
+            Content::Parts(parts) => {
+                let mut text = String::new();
+                for (j, p) in parts.iter().enumerate() {
+                    match (p.kind.as_str(), &p.text) {
+                        ("text", Some(t)) => text.push_str(t),
+                        ("text", None) => {
+                            return Err(ApiError::invalid(&format!("messages[{i}].content[{j}].text"), "missing"));
+                        }
+                        (other, _) => {
+                            return Err(ApiError::invalid(
+                                &format!("messages[{i}].content[{j}].type"),
+                                format!("unsupported content part `{other}` (only text)"),
+                            ));
+                        }
+                    }
+                }
+                text
+            }
+        };
+        messages.push(ChatMessage { role, content });
+    }
+    let (field, max) = match (req.max_completion_tokens, req.max_tokens) {
+        (Some(n), _) => ("max_completion_tokens", n),
+        (None, Some(n)) => ("max_tokens", n),
+        (None, None) => ("max_tokens", config.default_max_tokens as u64),
+    };
+    if max == 0 || max > config.max_tokens_limit as u64 {
+        return Err(ApiError::invalid(field, format!("must be in 1..={}, got {max}", config.max_tokens_limit)));
+    }
+    let mut sampling = Sampling::default();
+    if let Some(t) = req.temperature {
+        if !(0.0..=2.0).contains(&t) {
+            return Err(ApiError::invalid("temperature", format!("must be in [0, 2], got {t}")));
+        }
+        sampling.temperature = t;
+    }
+    if let Some(p) = req.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(ApiError::invalid("top_p", format!("must be in (0, 1], got {p}")));
+        }
+        sampling.top_p = (p < 1.0).then_some(p);
+    }
+    if let Some(k) = req.top_k {
+        // 0 (and -1 in some clients, which fails to parse as u64) means "off".
+        sampling.top_k = usize::try_from(k).ok().filter(|&k| k > 0);
+    }
+    if let Some(r) = req.repetition_penalty {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(ApiError::invalid("repetition_penalty", format!("must be positive, got {r}")));
+        }
+        sampling.repetition_penalty = r;
+    }
+    if let Some(seed) = req.seed {
+        sampling.seed = seed;
+    }
+    if let Some(n) = req.n.filter(|&n| n != 1) {
+        return Err(ApiError::invalid("n", format!("only n = 1 is served, got {n}")));
+    }
+    let stop = req.stop.map(|s| s.into_vec()).unwrap_or_default();
+    if stop.len() > config.max_stop {
+        return Err(ApiError::invalid("stop", format!("at most {} stop strings, got {}", config.max_stop, stop.len())));
+    }
+    if let Some(i) = stop.iter().position(String::is_empty) {
+        return Err(ApiError::invalid(&format!("stop[{i}]"), "stop strings must not be empty"));
+    }
+    let max_new_tokens = usize::try_from(max).map_err(|_| ApiError::invalid(field, "too large"))?;
+    Ok(ParsedRequest {
+        model: req.model,
+        request: GenerationRequest { messages, max_new_tokens, sampling, stop },
+        stream: req.stream,
+        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+    })
+}
+
+struct AppState {
+    generator: Arc<Mutex<Box<dyn Generator>>>,
+    model_id: String,
+    config: ServerConfig,
+    admission: Arc<Semaphore>,
+    next_id: AtomicU64,
+    started: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The router, without the connection handling of [`serve`].
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", None, "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed",
+                None,
+                "method not allowed on this route",
+            )
+        })
+        .with_state(state)
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    let admitted = st.config.max_queue - st.admission.available_permits();
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "model": st.model_id,
+        "admitted": admitted,
+        "max_queue": st.config.max_queue,
+    }))
+    .into_response()
+}
+
+async fn models(State(st): State<Arc<AppState>>) -> Response {
+    axum::Json(ModelList {
+        object: "list".into(),
+        data: vec![ModelCard {
+            id: st.model_id.clone(),
+            object: "model".into(),
+            created: st.started,
+            owned_by: "poq".into(),
+        }],
+    })
+    .into_response()
+}
+
+async fn read_body(req: Request, config: &ServerConfig) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            None,
+            format!("request body exceeds {} bytes", config.max_body_bytes),
+        )
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let limited = Limited::new(req.into_body(), config.max_body_bytes);
+    match tokio::time::timeout(config.body_read_timeout, limited.collect()).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "body_timeout",
+            None,
+            format!("request body not received within {:?}", config.body_read_timeout),
+        )),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "unreadable_body",
+            None,
+            format!("cannot read request body: {e}"),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+async fn chat_completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    match answer(&st, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn answer(st: &AppState, req: Request) -> Result<Response, ApiError> {
+    let body = read_body(req, &st.config).await?;
+    let parsed = parse_chat_request(&body, &st.config)?;
+    drop(body);
+    if !st.config.accept_any_model && !parsed.model.is_empty() && parsed.model != st.model_id {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            Some("model"),
+            format!("model `{}` is not served here (this node serves `{}`)", parsed.model, st.model_id),
+        ));
+    }
+    let permit = st.admission.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "overloaded",
+            None,
+            format!("{} requests already admitted; retry later", st.config.max_queue),
+        )
+    })?;
+    let generator = st.generator.clone();
+    let request = parsed.request.clone();
+    let work = async move {
+        let mut guard = generator.lock_owned().await;
+        // The permit and the lock travel with the blocking job: they are released when the
+        // generation ends, even if the client was already answered 504.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            guard.generate(&request)
+        })
+        .await
+    };
+    let generation = match tokio::time::timeout(st.config.request_timeout, work).await {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "server_error",
+                "timeout",
+                None,
+                format!("generation did not finish within {:?}", st.config.request_timeout),
+            ));
+        }
+        Ok(Err(_join)) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "generator_panicked",
+                None,
+                "the generator failed unexpectedly",
+            ));
+        }
+        Ok(Ok(Err(e))) => return Err(generator_error(&e)),
+        Ok(Ok(Ok(g))) => g,
+    };
+    let id = format!("chatcmpl-{:x}-{}", st.started, st.next_id.fetch_add(1, Ordering::Relaxed));
+    let model = if parsed.model.is_empty() { st.model_id.clone() } else { parsed.model.clone() };
+    Ok(if parsed.stream {
+        sse_response(&id, &model, &generation, parsed.include_usage)
+    } else {
+        axum::Json(ChatCompletionResponse {
+            id,
+            object: "chat.completion".into(),
+            created: unix_now(),
+            model,
+            choices: vec![Choice {
+                index: 0,
+                message: ResponseMessage { role: "assistant".into(), content: Some(generation.text.clone()) },
+                finish_reason: Some(finish_reason_str(generation.finish_reason).into()),
+            }],
+            usage: Some(usage_of(&generation)),
+            timings: Some(timings_of(&generation)),
+        })
+        .into_response()
+    })
+}
+
+/// A generator error: the request's fault (400) when poq-core says a parameter is invalid,
+/// the server's (500) otherwise.
+fn generator_error(e: &poq_core::Error) -> ApiError {
+    use poq_core::Error as C;
+    let is_request = match e {
+        C::InvalidParameter { .. } | C::Empty { .. } | C::InvalidScore { .. } => true,
+        C::Backend { source, .. } => {
+            source.downcast_ref::<Error>().is_some_and(|inner| matches!(inner, Error::InvalidArgument { .. }))
+        }
+        _ => false,
+    };
+    if is_request {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", None, e.to_string())
+    } else {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "generation_failed", None, e.to_string())
+    }
+}
+
+fn usage_of(g: &Generation) -> Usage {
+    let (p, c) = (g.prompt_tokens as u64, g.generated_tokens as u64);
+    Usage { prompt_tokens: p, completion_tokens: c, total_tokens: p + c }
+}
+
+fn sse_response(id: &str, model: &str, g: &Generation, include_usage: bool) -> Response {
+    let created = unix_now();
+    let chunk = |delta: Delta, finish: Option<String>, usage: bool| ChatCompletionChunk {
+        id: id.to_owned(),
+        object: "chat.completion.chunk".into(),
+        created,
+        model: model.to_owned(),
+        choices: if usage { Vec::new() } else { vec![ChunkChoice { index: 0, delta, finish_reason: finish }] },
+        usage: usage.then(|| usage_of(g)),
+        timings: usage.then(|| timings_of(g)),
+    };
+    let mut events = vec![chunk(Delta { role: Some("assistant".into()), content: Some(String::new()) }, None, false)];
+    if !g.text.is_empty() {
+        events.push(chunk(Delta { role: None, content: Some(g.text.clone()) }, None, false));
+    }
+    events.push(chunk(Delta::default(), Some(finish_reason_str(g.finish_reason).into()), false));
+    if include_usage {
+        events.push(chunk(Delta::default(), None, true));
+    }
+    let mut body = String::new();
+    for e in &events {
+        // Serializing these plain structs cannot fail; an empty event would be skipped by clients.
+        body.push_str("data: ");
+        body.push_str(&serde_json::to_string(e).unwrap_or_default());
+        body.push_str("\n\n");
+    }
+    body.push_str("data: [DONE]\n\n");
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A running server. Dropping it asks the server to stop without waiting.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address it listens on (the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL for a [`RemoteConfig`](crate::RemoteConfig): `http://ADDR/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Stops accepting, lets open connections finish within the grace period, and returns when the
+    /// server is down.
+    pub fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Blocks until the server stops (it only stops through [`ServerHandle::shutdown`] from
+    /// another handle holder or process exit, so this serves forever).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Serves `generator` on `addr` (port 0 picks a free port) from a background thread with its own
+/// runtime. Returns once the socket is bound.
+pub fn serve(addr: SocketAddr, generator: Box<dyn Generator>, config: ServerConfig) -> Result<ServerHandle> {
+    let server_err = |source| Error::Server { addr: addr.to_string(), source };
+    let listener = std::net::TcpListener::bind(addr).map_err(server_err)?;
+    listener.set_nonblocking(true).map_err(server_err)?;
+    let bound = listener.local_addr().map_err(server_err)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads.max(1))
+        .max_blocking_threads(4)
+        .thread_name("poq-serve")
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(server_err)?;
+    let model_id = config.model_id.clone().unwrap_or_else(|| generator.name().to_owned());
+    let state = Arc::new(AppState {
+        generator: Arc::new(Mutex::new(generator)),
+        model_id,
+        admission: Arc::new(Semaphore::new(config.max_queue.max(1))),
+        next_id: AtomicU64::new(0),
+        started: unix_now(),
+        config,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let grace = state.config.shutdown_grace;
+    let thread = std::thread::Builder::new()
+        .name("poq-serve-main".into())
+        .spawn(move || {
+            runtime.block_on(accept_loop(listener, state, stop_rx));
+            runtime.shutdown_timeout(grace);
+        })
+        .map_err(server_err)?;
+    Ok(ServerHandle { addr: bound, stop, thread: Some(thread) })
+}
+
+async fn accept_loop(listener: std::net::TcpListener, state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    let config = state.config.clone();
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        // Bounds the memory one connection's headers can take (hyper's floor is 8 KiB).
+        .max_buf_size(64 << 10);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ParsedRequest, ApiError> {
+        parse_chat_request(s.as_bytes(), &ServerConfig::default())
+    }
+
+    #[test]
+    fn parses_a_full_request() {
+        let p = parse(
+            r#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],
+               "max_completion_tokens":5,"max_tokens":9,"temperature":0.7,"top_p":0.9,"seed":3,"stop":"\n",
+               "stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.request.max_new_tokens, 5);
+        assert_eq!(p.request.messages[0].role, Role::System);
+        assert_eq!(p.request.sampling.temperature, 0.7);
+        assert_eq!(p.request.sampling.top_p, Some(0.9));
+        assert_eq!(p.request.sampling.seed, 3);
+        assert_eq!(p.request.stop, vec!["\n".to_string()]);
+        assert!(p.stream && p.include_usage);
+        let d = parse(r#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        assert_eq!(d.request.max_new_tokens, 256);
+        assert_eq!(d.request.sampling, Sampling::default());
+    }
+
+    #[test]
+    fn rejections_name_the_field() {
+        let cases = [
+            (r#"{"messages":[]}"#, "messages"),
+            (r#"{"messages":[{"role":"tool","content":"x"}]}"#, "messages[0].role"),
+            (r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].type"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, "max_tokens"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"max_completion_tokens":99999}"#, "max_completion_tokens"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"top_p":0}"#, "top_p"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, "n"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"stop":["a",""]}"#, "stop[1]"),
+        ];
+        for (body, field) in cases {
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.status, 400, "{body}");
+            assert_eq!(e.error.param.as_deref(), Some(field), "{body}: {e:?}");
+        }
+        let e = parse(r#"{"messages": [{"role":"user"}]}"#).unwrap_err();
+        assert_eq!(e.error.code.as_deref(), Some("invalid_json"));
+        assert!(e.error.message.contains("content"), "{}", e.error.message);
+    }
+}
