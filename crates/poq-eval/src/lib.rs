@@ -4,9 +4,11 @@
 #![deny(missing_docs)]
 
 pub mod cross_encoder;
+pub mod datasets;
 pub mod device;
 pub mod encoder;
 mod error;
+pub mod f1;
 pub mod model_dir;
 pub mod sts;
 
@@ -14,5 +16,6 @@ pub use cross_encoder::{CrossEncoder, PairInput};
 pub use device::DeviceChoice;
 pub use encoder::{Pooling, SentenceEncoder};
 pub use error::{Error, Result};
+pub use f1::{ExactMatch, TokenF1};
 pub use model_dir::{ModelDir, SentenceConfig};
 pub use sts::{ScoreMapping, StsEvaluator};
