@@ -10,6 +10,7 @@ pub mod encoder;
 mod error;
 pub mod f1;
 pub mod model_dir;
+pub mod stats;
 pub mod sts;
 
 pub use cross_encoder::{CrossEncoder, PairInput};
