@@ -14,9 +14,12 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+#[cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
+pub mod reproduce;
 pub mod table;
 
 pub use poq_core as core;
+pub mod svg;
 #[cfg(feature = "eval")]
 pub use poq_eval as eval;
 #[cfg(feature = "infer")]

@@ -1,0 +1,334 @@
+//! A validated scenario compiled for speed: normalized costs precomputed, names resolved to indices,
+//! models turned into samplers. [`Engine::new`] is where every scenario field is checked.
+
+use crate::adversary::{Act, EvaluatorAttack, InferenceAttack};
+use crate::error::{Result, SimError};
+use crate::models::{Quality, Scorer};
+use crate::scenario::{Audit, Scenario, Selection, Serving};
+use poq_core::{Consensus, Reward, RewardRule, combine_costs};
+
+/// Most evaluators per round (the per-round score arrays live on the stack).
+pub const MAX_K: usize = 32;
+
+#[derive(Debug, Clone)]
+pub(crate) enum InfAct {
+    None,
+    Downgrade { p: f64, output: usize, ms: f64 },
+    Copycat { p: f64, victim: usize, ms: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Inf {
+    pub(crate) own: usize,
+    /// Normalized reported cost used in rewards.
+    pub(crate) c: f64,
+    pub(crate) true_ms: f64,
+    pub(crate) reported_ms: f64,
+    pub(crate) act: InfAct,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct EvAct {
+    pub(crate) p: f64,
+    pub(crate) act: Act,
+    /// True cost while acting, when the attack changes it (lazy).
+    pub(crate) ms: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Ev {
+    pub(crate) scorer: Scorer,
+    pub(crate) c: f64,
+    pub(crate) true_ms: f64,
+    pub(crate) reported_ms: f64,
+    pub(crate) act: Option<EvAct>,
+}
+
+/// A scenario ready to simulate.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) scenario: Scenario,
+    pub(crate) outputs: Vec<Quality>,
+    pub(crate) inf: Vec<Inf>,
+    pub(crate) ev: Vec<Ev>,
+    pub(crate) inf_stakes: Vec<f64>,
+    pub(crate) ev_stakes: Vec<f64>,
+    pub(crate) k: usize,
+    pub(crate) consensus: Consensus,
+    pub(crate) reward: Reward,
+    pub(crate) audit: Audit,
+    /// Mean consensus without weights: summed inline instead of through the generic aggregator.
+    pub(crate) mean_fast: bool,
+}
+
+fn positive_finite(field: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(SimError::invalid(field, format!("must be finite and >= 0 (got {v})")))
+    }
+}
+
+fn probability(field: &str, p: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(SimError::invalid(field, format!("must be a probability in [0, 1] (got {p})")))
+    }
+}
+
+fn unique_names<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, n) in names.enumerate() {
+        if n.is_empty() {
+            return Err(SimError::invalid(format!("{field}[{i}].name"), "must not be empty"));
+        }
+        if !seen.insert(n) {
+            return Err(SimError::invalid(format!("{field}[{i}].name"), format!("`{n}` is used twice")));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Validates `sc` and compiles it.
+    pub fn new(sc: &Scenario) -> Result<Self> {
+        let (nf, ne) = (sc.inference.len(), sc.evaluators.len());
+        if nf == 0 {
+            return Err(SimError::invalid("inference", "at least one inference node is needed"));
+        }
+        if ne == 0 {
+            return Err(SimError::invalid("evaluators", "at least one evaluator node is needed"));
+        }
+        if sc.k == 0 || sc.k > ne || sc.k > MAX_K {
+            return Err(SimError::invalid(
+                "k",
+                format!(
+                    "must be in 1..={} (the evaluator pool has {ne}; at most {MAX_K}) (got {})",
+                    ne.min(MAX_K),
+                    sc.k
+                ),
+            ));
+        }
+        if sc.rounds == 0 {
+            return Err(SimError::invalid("rounds", "must be at least 1"));
+        }
+        if sc.prompts == 0 {
+            return Err(SimError::invalid("prompts", "must be at least 1"));
+        }
+        unique_names("inference", sc.inference.iter().map(|n| n.name.as_str()))?;
+        unique_names("evaluators", sc.evaluators.iter().map(|n| n.name.as_str()))?;
+        sc.consensus.validate().map_err(SimError::core("consensus"))?;
+        sc.reward.validate().map_err(SimError::core("reward"))?;
+        probability("audit.rate", sc.audit.rate)?;
+        positive_finite("audit.tolerance", sc.audit.tolerance)?;
+        positive_finite("audit.penalty", sc.audit.penalty)?;
+        if let Some(b) = sc.budget {
+            positive_finite("budget", b)?;
+        }
+        sc.trust.state(ne)?;
+        let index_of = |field: &str, name: &str| {
+            sc.inference
+                .iter()
+                .position(|n| n.name == name)
+                .ok_or_else(|| SimError::invalid(field, format!("`{name}` is not an inference node")))
+        };
+
+        // Outputs: each node's own model, then downgrade models.
+        let mut outputs = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut moments = Vec::new();
+        for (i, n) in sc.inference.iter().enumerate() {
+            outputs.push(n.quality.compile(&format!("inference[{i}].quality"), sc.prompts)?);
+            names.push(&n.name);
+            moments.push(n.quality.moments());
+        }
+        let mut inf = Vec::with_capacity(nf);
+        let mut reported = Vec::with_capacity(nf);
+        let mut inf_stakes = Vec::with_capacity(nf);
+        for (i, n) in sc.inference.iter().enumerate() {
+            let f = format!("inference[{i}]");
+            let true_cost = n.cost.profile(&format!("{f}.cost"))?;
+            let mut rep = match &n.reported_cost {
+                Some(c) => c.clone(),
+                None => n.cost.clone(),
+            };
+            let act = match &n.adversary {
+                None => InfAct::None,
+                Some(InferenceAttack::Misreport { factor }) => {
+                    if !(factor.is_finite() && *factor > 0.0) {
+                        return Err(SimError::invalid(
+                            format!("{f}.adversary.factor"),
+                            format!("must be finite and > 0 (got {factor})"),
+                        ));
+                    }
+                    rep = n.cost.scaled(*factor);
+                    InfAct::None
+                }
+                Some(InferenceAttack::Downgrade { probability: p, model, quality, cost }) => {
+                    let p = probability(&format!("{f}.adversary.probability"), *p)?;
+                    if names.contains(&model.as_str()) {
+                        return Err(SimError::invalid(
+                            format!("{f}.adversary.model"),
+                            format!("`{model}` is already an output name"),
+                        ));
+                    }
+                    let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
+                    outputs.push(quality.compile(&format!("{f}.adversary.quality"), sc.prompts)?);
+                    names.push(model);
+                    InfAct::Downgrade { p, output: outputs.len() - 1, ms }
+                }
+                Some(InferenceAttack::Copycat { victim, probability: p, cost }) => {
+                    let p = probability(&format!("{f}.adversary.probability"), *p)?;
+                    let v = index_of(&format!("{f}.adversary.victim"), victim)?;
+                    if v == i || matches!(sc.inference[v].adversary, Some(InferenceAttack::Copycat { .. })) {
+                        return Err(SimError::invalid(
+                            format!("{f}.adversary.victim"),
+                            "must be another node that is not a copycat",
+                        ));
+                    }
+                    let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
+                    InfAct::Copycat { p, victim: v, ms }
+                }
+            };
+            let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
+            inf_stakes.push(positive_finite(&format!("{f}.stake"), n.stake)?);
+            inf.push(Inf {
+                own: i,
+                c: 0.0,
+                true_ms: true_cost.latency_mean_ms,
+                reported_ms: rep_profile.latency_mean_ms,
+                act,
+            });
+            reported.push(rep_profile);
+        }
+        let costs = combine_costs(&reported, sc.cost_weights, sc.normalization)
+            .map_err(SimError::core("inference.reported_cost"))?;
+        inf.iter_mut().zip(costs).for_each(|(n, c)| n.c = c);
+        if sc.serving == Serving::Stake && inf_stakes.iter().all(|&s| s == 0.0) {
+            return Err(SimError::invalid("inference", "stake-weighted serving needs a node with positive stake"));
+        }
+
+        // Pool moments of truth (a mixture of the nodes' quality models), for correlated scorers.
+        let m = moments.iter().map(|x| x.0).sum::<f64>() / nf as f64;
+        let second = moments.iter().map(|x| x.1 + x.0 * x.0).sum::<f64>() / nf as f64;
+        let pool = (m, (second - m * m).max(0.0).sqrt());
+
+        let mut ev = Vec::with_capacity(ne);
+        let mut ev_reported = Vec::with_capacity(ne);
+        let mut ev_stakes = Vec::with_capacity(ne);
+        for (j, e) in sc.evaluators.iter().enumerate() {
+            let f = format!("evaluators[{j}]");
+            let scorer = e.scoring.compile(&format!("{f}.scoring"), pool, &names, sc.prompts)?;
+            let true_cost = e.cost.profile(&format!("{f}.cost"))?;
+            let mut rep = e.reported_cost.clone().unwrap_or_else(|| e.cost.clone());
+            let mut act = None;
+            if let Some(adv) = &e.adversary {
+                let p = probability(&format!("{f}.adversary.probability"), adv.probability)?;
+                let fa = format!("{f}.adversary.attack");
+                let shift = |amount: f64, targets: &[String], sign: f64| -> Result<Act> {
+                    positive_finite(&format!("{fa}.amount"), amount)?;
+                    let mut d = vec![if targets.is_empty() { sign * amount } else { 0.0 }; nf];
+                    for (t, name) in targets.iter().enumerate() {
+                        d[index_of(&format!("{fa}.targets[{t}]"), name)?] = sign * amount;
+                    }
+                    Ok(Act::Shift(d))
+                };
+                let compiled = match &adv.attack {
+                    EvaluatorAttack::Noise { sd } => {
+                        Some((Act::Noise(positive_finite(&format!("{fa}.sd"), *sd)?), None))
+                    }
+                    EvaluatorAttack::Boost { amount, targets } => Some((shift(*amount, targets, 1.0)?, None)),
+                    EvaluatorAttack::Sabotage { amount, targets } => Some((shift(*amount, targets, -1.0)?, None)),
+                    EvaluatorAttack::Collusion { ring, amount } => {
+                        let r = index_of(&format!("{fa}.ring"), ring)?;
+                        let a = positive_finite(&format!("{fa}.amount"), *amount)?;
+                        let d = (0..nf).map(|i| if i == r { a } else { -a }).collect();
+                        Some((Act::Shift(d), None))
+                    }
+                    EvaluatorAttack::Lazy { score, cost } => {
+                        if let crate::adversary::LazyScore::Constant(v) = score {
+                            if !(0.0..=10.0).contains(v) {
+                                return Err(SimError::invalid(
+                                    format!("{fa}.score"),
+                                    format!("must be in [0, 10] (got {v})"),
+                                ));
+                            }
+                        }
+                        let ms = cost.profile(&format!("{fa}.cost"))?.latency_mean_ms;
+                        Some((Act::Lazy(*score), Some(ms)))
+                    }
+                    EvaluatorAttack::Misreport { factor } => {
+                        if !(factor.is_finite() && *factor > 0.0) {
+                            return Err(SimError::invalid(
+                                format!("{fa}.factor"),
+                                format!("must be finite and > 0 (got {factor})"),
+                            ));
+                        }
+                        rep = e.cost.scaled(*factor);
+                        None
+                    }
+                };
+                act = compiled.map(|(act, ms)| EvAct { p, act, ms });
+            }
+            let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
+            ev_stakes.push(positive_finite(&format!("{f}.stake"), e.stake)?);
+            ev.push(Ev {
+                scorer,
+                c: 0.0,
+                true_ms: true_cost.latency_mean_ms,
+                reported_ms: rep_profile.latency_mean_ms,
+                act,
+            });
+            ev_reported.push(rep_profile);
+        }
+        let costs = combine_costs(&ev_reported, sc.cost_weights, sc.normalization)
+            .map_err(SimError::core("evaluators.reported_cost"))?;
+        ev.iter_mut().zip(costs).for_each(|(n, c)| n.c = c);
+        if sc.sampling == Selection::Stake && ev_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
+            return Err(SimError::invalid(
+                "evaluators",
+                format!("stake-weighted sampling needs at least k = {} evaluators with positive stake", sc.k),
+            ));
+        }
+
+        Ok(Engine {
+            scenario: sc.clone(),
+            outputs,
+            inf,
+            ev,
+            inf_stakes,
+            ev_stakes,
+            k: sc.k,
+            consensus: sc.consensus,
+            reward: sc.reward,
+            audit: sc.audit,
+            mean_fast: sc.consensus == Consensus::Mean,
+        })
+    }
+
+    /// The scenario this engine runs.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Normalized (reported) costs of the inference nodes, as used in rewards.
+    pub fn inference_costs(&self) -> Vec<f64> {
+        self.inf.iter().map(|n| n.c).collect()
+    }
+
+    /// Normalized (reported) costs of the evaluators, as used in rewards.
+    pub fn evaluator_costs(&self) -> Vec<f64> {
+        self.ev.iter().map(|n| n.c).collect()
+    }
+
+    /// The reward rule's range `(R(0, 1), R(1, 0))`: worst and best possible reward.
+    pub fn reward_range(&self) -> (f64, f64) {
+        (self.reward.reward(0.0, 1.0), self.reward.reward(1.0, 0.0))
+    }
+
+    /// Whether an audit of a node reporting `reported` ms whose true cost this round is `true_ms` fails.
+    pub(crate) fn audit_fails(&self, reported: f64, true_ms: f64) -> bool {
+        (reported - true_ms).abs() > self.audit.tolerance * true_ms
+    }
+}

@@ -1,0 +1,285 @@
+//! One PoQ round: the hot path. No allocation unless a budget, a non-mean consensus or a
+//! transcript is asked for; per-round arrays live on the stack, buffers are reused per chunk.
+
+use crate::engine::{Engine, InfAct, MAX_K};
+use crate::error::Result;
+use crate::error::SimError;
+use crate::rng::RoundRng;
+use crate::scenario::{Selection, Serving};
+use crate::stats::ChunkAcc;
+use crate::transcript::{AnswerRecord, Transcript, commitment, salt};
+use crate::trust::TrustState;
+#[cfg(test)]
+use poq_core::Mean;
+use poq_core::{Aggregator, RewardRule, Score, agreement, split_budget};
+
+fn in_round(r: u64, source: poq_core::Error) -> SimError {
+    SimError::Core { field: format!("round {r}"), source }
+}
+
+/// Buffers reused across the rounds of a chunk.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    truths: Vec<f64>,
+    stake_left: Vec<f64>,
+    // Per-round and per-answer arrays, kept here so they are not re-zeroed every answer.
+    ids: [usize; MAX_K],
+    active: [bool; MAX_K],
+    scores: [Score; MAX_K],
+    weights: [f64; MAX_K],
+    pay: [f64; MAX_K + 1],
+    slashed: [bool; MAX_K + 1],
+}
+
+impl Scratch {
+    pub(crate) fn new(e: &Engine) -> Self {
+        Scratch {
+            truths: vec![f64::NAN; e.outputs.len()],
+            stake_left: Vec::with_capacity(e.ev.len().max(e.inf.len())),
+            ids: [0; MAX_K],
+            active: [false; MAX_K],
+            scores: [Score::MIN; MAX_K],
+            weights: [0.0; MAX_K],
+            pay: [0.0; MAX_K + 1],
+            slashed: [false; MAX_K + 1],
+        }
+    }
+}
+
+/// One draw in proportion to `weights` (not all zero); returns the index.
+fn weighted_pick(weights: &[f64], total: f64, rng: &mut RoundRng) -> usize {
+    let target = rng.uniform() * total;
+    let mut cum = 0.0;
+    let mut last = 0;
+    for (i, &w) in weights.iter().enumerate() {
+        if w > 0.0 {
+            cum += w;
+            last = i;
+            if target < cum {
+                return i;
+            }
+        }
+    }
+    last // rounding left the target past the sum: the last positive weight
+}
+
+impl Engine {
+    /// Draws the `k` evaluators of a round into `ids` (without replacement).
+    #[inline]
+    fn sample_evaluators(&self, scratch: &mut Scratch, rng: &mut RoundRng) {
+        let ids = &mut scratch.ids;
+        let (m, k) = (self.ev.len(), self.k);
+        match self.scenario.sampling {
+            Selection::Uniform if k == m => (0..m).for_each(|i| ids[i] = i),
+            Selection::Uniform => {
+                // Floyd's algorithm: exactly k draws, a uniform k-subset.
+                for (n, j) in (m - k..m).enumerate() {
+                    let t = rng.index(j + 1);
+                    ids[n] = if ids[..n].contains(&t) { j } else { t };
+                }
+            }
+            Selection::Stake => {
+                scratch.stake_left.clear();
+                scratch.stake_left.extend_from_slice(&self.ev_stakes);
+                let mut total: f64 = scratch.stake_left.iter().sum();
+                for id in ids.iter_mut().take(k) {
+                    let i = weighted_pick(&scratch.stake_left, total, rng);
+                    *id = i;
+                    total -= scratch.stake_left[i];
+                    scratch.stake_left[i] = 0.0;
+                }
+            }
+        }
+    }
+
+    /// Plays round `r`, adding its payouts and consensus errors to `acc`.
+    pub(crate) fn play_round(
+        &self,
+        r: u64,
+        scratch: &mut Scratch,
+        acc: &mut ChunkAcc,
+        mut trust: Option<&mut TrustState>,
+        record: Option<&mut Vec<Transcript>>,
+    ) -> Result<()> {
+        let seed = self.scenario.seed;
+        let mut rng = RoundRng::new(seed, r);
+        let prompt = rng.index(self.scenario.prompts);
+        let nf = self.inf.len();
+        let (first, last) = match self.scenario.serving {
+            Serving::All => (0, nf),
+            Serving::Uniform => {
+                let i = rng.index(nf);
+                (i, i + 1)
+            }
+            Serving::Stake => {
+                let total = self.inf_stakes.iter().sum();
+                let i = weighted_pick(&self.inf_stakes, total, &mut rng);
+                (i, i + 1)
+            }
+        };
+        let k = self.k;
+        self.sample_evaluators(scratch, &mut rng);
+        let Scratch { truths, ids, active, scores, weights, pay, slashed, .. } = scratch;
+        for j in 0..k {
+            active[j] = match &self.ev[ids[j]].act {
+                Some(a) => rng.chance(a.p),
+                None => false,
+            };
+        }
+        let spot = match trust.as_deref() {
+            Some(TrustState::SpotCheck(t)) => rng.chance(t.rate()),
+            _ => false,
+        };
+        truths.iter_mut().for_each(|t| *t = f64::NAN);
+        let mut tx = record.as_ref().map(|_| Transcript {
+            seed,
+            round: r,
+            prompt,
+            evaluators: ids[..k].to_vec(),
+            answers: Vec::new(),
+        });
+
+        for f in first..last {
+            let node = &self.inf[f];
+            let (output, true_ms) = match node.act {
+                InfAct::Downgrade { p, output, ms } if rng.chance(p) => (output, ms),
+                InfAct::Copycat { p, victim, ms } if rng.chance(p) => (self.inf[victim].own, ms),
+                _ => (node.own, node.true_ms),
+            };
+            // One truth per output per round: a copycat's answer is its victim's answer.
+            let truth = if truths[output].is_nan() {
+                let t = self.outputs[output].sample(prompt, &mut rng);
+                truths[output] = t;
+                t
+            } else {
+                truths[output]
+            };
+
+            let mut sum = 0.0;
+            for j in 0..k {
+                let e = &self.ev[ids[j]];
+                let mut s = e.scorer.score(truth, output, prompt, &mut rng);
+                if active[j] {
+                    if let Some(a) = &e.act {
+                        s = a.act.apply(s, f, &mut rng);
+                    }
+                }
+                scores[j] = Score::clamped(s).map_err(|e| in_round(r, e))?;
+                sum += scores[j].value();
+            }
+            let scores = &scores[..k];
+            let consensus = match trust.as_deref_mut() {
+                None if self.mean_fast => Score::clamped(sum / k as f64).map_err(|e| in_round(r, e))?,
+                None => self.consensus.aggregate(scores, None).map_err(|e| in_round(r, e))?,
+                Some(TrustState::Adaptive(t)) => {
+                    for j in 0..k {
+                        weights[j] = t.weights()[ids[j]];
+                    }
+                    t.round(&ids[..k], scores).map_err(|e| in_round(r, e))?
+                }
+                Some(TrustState::SpotCheck(t)) => {
+                    for j in 0..k {
+                        weights[j] = t.weights()[ids[j]];
+                    }
+                    let c = self.consensus.aggregate(scores, Some(&weights[..k])).map_err(|e| in_round(r, e))?;
+                    if spot {
+                        for j in 0..k {
+                            t.observe(ids[j], scores[j].value(), truth);
+                        }
+                    }
+                    c
+                }
+            };
+            acc.error.add(consensus.value() - truth);
+
+            pay[0] = self.reward.reward(consensus.quality(), node.c);
+            for j in 0..k {
+                pay[j + 1] = self.reward.reward(agreement(scores[j], consensus), self.ev[ids[j]].c);
+            }
+            if let Some(pool) = self.scenario.budget {
+                let split = split_budget(pool, &pay[..=k]).map_err(|e| in_round(r, e))?;
+                pay[..=k].copy_from_slice(&split);
+            }
+            slashed[..=k].iter_mut().for_each(|s| *s = false);
+            if self.audit.rate > 0.0 {
+                slashed[0] = rng.chance(self.audit.rate) && self.audit_fails(node.reported_ms, true_ms);
+                for j in 0..k {
+                    let e = &self.ev[ids[j]];
+                    let ms = match &e.act {
+                        Some(a) if active[j] => a.ms.unwrap_or(e.true_ms),
+                        _ => e.true_ms,
+                    };
+                    slashed[j + 1] = rng.chance(self.audit.rate) && self.audit_fails(e.reported_ms, ms);
+                }
+            }
+            for j in 0..=k {
+                let slot = if j == 0 { f } else { nf + ids[j - 1] };
+                let sums = &mut acc.nodes[slot];
+                if slashed[j] {
+                    pay[j] -= self.audit.penalty;
+                    sums.slashes += 1;
+                    sums.slashed += self.audit.penalty;
+                }
+                sums.add(pay[j]);
+            }
+
+            if let Some(tx) = tx.as_mut() {
+                let salts: Vec<u64> = (0..k).map(|j| salt(seed, r, f, ids[j])).collect();
+                tx.answers.push(AnswerRecord {
+                    node: f,
+                    truth,
+                    commitments: (0..k).map(|j| commitment(r, f, ids[j], scores[j].value(), salts[j])).collect(),
+                    salts,
+                    scores: scores.iter().map(|s| s.value()).collect(),
+                    weights: trust.as_ref().map(|_| weights[..k].to_vec()),
+                    consensus: consensus.value(),
+                    inference_slashed: slashed[0],
+                    evaluator_slashed: slashed[1..=k].to_vec(),
+                    inference_payout: pay[0],
+                    evaluator_payouts: pay[1..=k].to_vec(),
+                });
+            }
+        }
+        if let (Some(out), Some(tx)) = (record, tx) {
+            out.push(tx);
+        }
+        Ok(())
+    }
+
+    /// The mean consensus fast path agrees with poq-core's [`Mean`] (checked in tests).
+    #[cfg(test)]
+    pub(crate) fn fast_mean(scores: &[Score]) -> Score {
+        let sum: f64 = scores.iter().map(|s| s.value()).sum();
+        Score::clamped(sum / scores.len() as f64).unwrap_or(Score::MIN)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn core_mean(scores: &[Score]) -> Score {
+        Mean.aggregate(scores, None).unwrap_or(Score::MIN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fast_mean_is_bitwise_poq_core_mean(v in proptest::collection::vec(0.0f64..=10.0, 1..MAX_K)) {
+            let s: Vec<Score> = v.iter().map(|&x| Score::new(x).unwrap()).collect();
+            prop_assert_eq!(Engine::fast_mean(&s).value().to_bits(), Engine::core_mean(&s).value().to_bits());
+        }
+    }
+
+    #[test]
+    fn weighted_pick_follows_weights_and_skips_zeros() {
+        let w = [0.0, 1.0, 0.0, 3.0];
+        let mut counts = [0usize; 4];
+        for r in 0..40_000 {
+            counts[weighted_pick(&w, 4.0, &mut RoundRng::new(5, r))] += 1;
+        }
+        assert_eq!((counts[0], counts[2]), (0, 0));
+        assert!((counts[3] as f64 / 40_000.0 - 0.75).abs() < 0.01, "{counts:?}");
+    }
+}

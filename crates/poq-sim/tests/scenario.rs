@@ -1,0 +1,93 @@
+//! Loading and validation: every bad field is named.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+use poq_sim::{Scenario, paper};
+
+fn err_toml(text: &str) -> String {
+    Scenario::from_toml(text).unwrap_err().to_string()
+}
+
+const GOOD: &str = r#"
+name = "tiny"
+k = 2
+rounds = 100
+seed = 7
+consensus = { rule = "median" }
+reward = { rule = "linear", alpha = 1.0, beta = 0.25 }
+
+[[inference]]
+name = "a"
+quality = { model = "normal", mean = 6.0, sd = 1.0 }
+cost = 100.0
+
+[[inference]]
+name = "b"
+quality = { model = "beta", mean = 3.0, concentration = 5.0 }
+cost = 300.0
+adversary = { attack = "misreport", factor = 0.5 }
+
+[[evaluators]]
+name = "x"
+scoring = { model = "correlated", correlation = 0.6, scale = 2.0 }
+cost = 10.0
+
+[[evaluators]]
+name = "y"
+scoring = { model = "noisy", sd = 1.0 }
+cost = 20.0
+stake = 2.0
+adversary = { attack = { kind = "boost", amount = 2.0, targets = ["b"] }, probability = 0.5 }
+"#;
+
+#[test]
+fn toml_and_json_load_and_round_trip() {
+    let sc = Scenario::from_toml(GOOD).unwrap();
+    assert_eq!((sc.k, sc.rounds, sc.inference.len(), sc.evaluators[1].stake), (2, 100, 2, 2.0));
+    let json = serde_json::to_string(&sc).unwrap();
+    assert_eq!(Scenario::from_json(&json).unwrap(), sc);
+    let p = paper();
+    let text = toml::to_string(&p).unwrap();
+    assert_eq!(Scenario::from_toml(&text).unwrap(), p);
+    poq_sim::simulate(&sc).unwrap();
+}
+
+#[test]
+fn bad_fields_are_named() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("k = 2", "k = 3", "`k`"),
+        ("cost = 100.0", "cost = nan", "inference[0].cost"),
+        ("cost = 300.0", "cost = -3.0", "inference[1].cost"),
+        ("probability = 0.5", "probability = 1.5", "evaluators[1].adversary.probability"),
+        ("correlation = 0.6", "correlation = -2.0", "evaluators[0].scoring.correlation"),
+        ("targets = [\"b\"]", "targets = [\"zz\"]", "evaluators[1].adversary.attack.targets[0]"),
+        ("beta = 0.25", "beta = -1.0", "reward"),
+        ("name = \"y\"", "name = \"x\"", "evaluators[1].name"),
+        ("stake = 2.0", "stake = -1.0", "evaluators[1].stake"),
+    ];
+    for (from, to, field) in cases {
+        let e = err_toml(&GOOD.replacen(from, to, 1));
+        assert!(e.contains(field), "{to}: {e}");
+    }
+    let e = err_toml(&GOOD.replace("factor = 0.5", "factor = 0.0"));
+    assert!(e.contains("inference[1].adversary.factor"), "{e}");
+}
+
+#[test]
+fn structural_errors() {
+    let mut sc = paper();
+    sc.inference.clear();
+    assert!(sc.validate().unwrap_err().to_string().contains("inference"));
+    let mut sc = paper();
+    sc.evaluators.clear();
+    assert!(sc.validate().unwrap_err().to_string().contains("evaluators"));
+    let mut sc = paper();
+    sc.rounds = 0;
+    assert!(sc.validate().unwrap_err().to_string().contains("rounds"));
+    // A typo is a parse error that names the field and the line.
+    let e = err_toml(&GOOD.replace("seed = 7", "sede = 7"));
+    assert!(e.contains("sede") && e.contains("line"), "{e}");
+    let e = Scenario::from_json("{\"inference\": [], \"evaluators\": [}").unwrap_err().to_string();
+    assert!(e.contains("line"), "{e}");
+    let e = Scenario::from_path("/nonexistent/s.toml").unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/s.toml"), "{e}");
+}

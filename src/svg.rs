@@ -1,0 +1,337 @@
+//! A small SVG chart writer shared by the examples: line charts with several series, grouped bar
+//! charts and labelled scatter plots, each with axis ticks, axis labels, a title and a legend.
+//!
+//! Deliberately generic and dependency-free: charts are plain data, [`LineChart::to_svg`] and
+//! friends return the SVG text, every piece of user text is XML-escaped, and non-finite values are
+//! skipped rather than written as `NaN` coordinates.
+//!
+//! ```
+//! use poq::svg::{LineChart, Series};
+//! let chart = LineChart {
+//!     title: "reward vs β".into(),
+//!     x_label: "β".into(),
+//!     y_label: "mean reward".into(),
+//!     series: vec![Series { name: "Llama-3.2-3B".into(), points: vec![(0.0, 0.7), (1.0, 0.6)] }],
+//! };
+//! let svg = chart.to_svg();
+//! assert!(svg.starts_with("<svg") && svg.contains("Llama-3.2-3B"));
+//! ```
+
+use std::fmt::Write;
+
+const W: f64 = 720.0;
+const H: f64 = 440.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 190.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 60.0;
+const COLORS: [&str; 10] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/// Escapes text for XML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One named series of (x, y) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// Points, drawn in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Several series as lines with markers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// The series.
+    pub series: Vec<Series>,
+}
+
+/// Bars grouped by category, one bar per series in each group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Category names along the x axis.
+    pub groups: Vec<String>,
+    /// (series name, one value per group).
+    pub series: Vec<(String, Vec<f64>)>,
+}
+
+/// Labelled points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scatter {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// (label, x, y).
+    pub points: Vec<(String, f64, f64)>,
+}
+
+/// About five round tick values covering [lo, hi].
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = hi - lo;
+    let raw = span / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= 6.0).unwrap_or(10.0 * mag);
+    // Multiples of the step (not a running sum, which drifts).
+    let (first, last) = ((lo / step - 1e-9).ceil() as i64, (hi / step + 1e-9).floor() as i64);
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// A finite range with some room; degenerate or empty input gets a unit range.
+fn range(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if include_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - if lo == 0.0 && include_zero { 0.0 } else { pad }, hi + pad)
+}
+
+fn fmt_tick(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Plot area and scales.
+struct Frame {
+    x: (f64, f64),
+    y: (f64, f64),
+    svg: String,
+}
+
+impl Frame {
+    fn new(title: &str, x_label: &str, y_label: &str, x: (f64, f64), y: (f64, f64), x_ticks: bool) -> Frame {
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = write!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+        let _ = write!(svg, r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#, (LEFT + W - RIGHT) / 2.0, escape(title));
+        let f = Frame { x, y, svg };
+        let mut f = f;
+        let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - RIGHT, TOP);
+        let _ = write!(f.svg, r#"<path d="M{x0} {y1}V{y0}H{x1}" fill="none" stroke="black"/>"#);
+        for t in ticks(y.0, y.1) {
+            let py = f.py(t);
+            let _ = write!(f.svg, r##"<path d="M{x0} {py:.1}H{x1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, x0 - 6.0, py + 4.0, fmt_tick(t));
+        }
+        if x_ticks {
+            for t in ticks(x.0, x.1) {
+                let px = f.px(t);
+                let _ = write!(f.svg, r#"<path d="M{px:.1} {y0}v5" stroke="black"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#, y0 + 18.0, fmt_tick(t));
+            }
+        }
+        let _ = write!(f.svg, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, (x0 + x1) / 2.0, H - 14.0, escape(x_label));
+        let _ = write!(
+            f.svg,
+            r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
+            (y0 + y1) / 2.0,
+            (y0 + y1) / 2.0,
+            escape(y_label)
+        );
+        f
+    }
+
+    fn px(&self, x: f64) -> f64 {
+        LEFT + (x - self.x.0) / (self.x.1 - self.x.0) * (W - RIGHT - LEFT)
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        H - BOTTOM - (y - self.y.0) / (self.y.1 - self.y.0) * (H - BOTTOM - TOP)
+    }
+
+    fn legend(&mut self, names: &[&str]) {
+        for (i, name) in names.iter().enumerate() {
+            let y = TOP + 10.0 + 18.0 * i as f64;
+            let x = W - RIGHT + 14.0;
+            let _ = write!(
+                self.svg,
+                r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+                y - 10.0,
+                COLORS[i % COLORS.len()],
+                x + 18.0,
+                y,
+                escape(name)
+            );
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.svg.push_str("</svg>\n");
+        self.svg
+    }
+}
+
+impl LineChart {
+    /// Renders the chart.
+    pub fn to_svg(&self) -> String {
+        let pts = || self.series.iter().flat_map(|s| s.points.iter());
+        let mut f = Frame::new(&self.title, &self.x_label, &self.y_label, range(pts().map(|p| p.0), false), range(pts().map(|p| p.1), false), true);
+        for (i, s) in self.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let finite: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            let d: Vec<String> = finite.iter().enumerate().map(|(j, &(x, y))| format!("{}{:.1} {:.1}", if j == 0 { "M" } else { "L" }, f.px(x), f.py(y))).collect();
+            let _ = write!(f.svg, r#"<path d="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, d.join(""));
+            for &(x, y) in &finite {
+                let _ = write!(f.svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: ({x}, {y})</title></circle>"#, f.px(x), f.py(y), escape(&s.name));
+            }
+        }
+        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        f.legend(&names);
+        f.finish()
+    }
+}
+
+impl BarChart {
+    /// Renders the chart (the y range always includes 0).
+    pub fn to_svg(&self) -> String {
+        let y = range(self.series.iter().flat_map(|s| s.1.iter().copied()), true);
+        let n = self.groups.len().max(1) as f64;
+        let mut f = Frame::new(&self.title, "", &self.y_label, (0.0, n), y, false);
+        let group_w = (W - RIGHT - LEFT) / n;
+        let bar_w = 0.8 * group_w / self.series.len().max(1) as f64;
+        let zero = f.py(0.0);
+        for (g, name) in self.groups.iter().enumerate() {
+            let gx = LEFT + group_w * g as f64;
+            let _ = write!(f.svg, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, gx + group_w / 2.0, H - BOTTOM + 18.0, escape(name));
+            for (i, (sname, values)) in self.series.iter().enumerate() {
+                let Some(&v) = values.get(g) else { continue };
+                if !v.is_finite() {
+                    continue;
+                }
+                let (top, h) = (f.py(v).min(zero), (f.py(v) - zero).abs());
+                let _ = write!(
+                    f.svg,
+                    r#"<rect x="{:.1}" y="{top:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{}"><title>{} / {}: {v}</title></rect>"#,
+                    gx + 0.1 * group_w + bar_w * i as f64,
+                    COLORS[i % COLORS.len()],
+                    escape(name),
+                    escape(sname)
+                );
+            }
+        }
+        let names: Vec<&str> = self.series.iter().map(|s| s.0.as_str()).collect();
+        f.legend(&names);
+        f.finish()
+    }
+}
+
+impl Scatter {
+    /// Renders the chart; each point is labelled next to its marker.
+    pub fn to_svg(&self) -> String {
+        let ok: Vec<&(String, f64, f64)> = self.points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()).collect();
+        let mut f = Frame::new(&self.title, &self.x_label, &self.y_label, range(ok.iter().map(|p| p.1), false), range(ok.iter().map(|p| p.2), false), true);
+        for (i, (label, x, y)) in ok.iter().map(|p| (&p.0, p.1, p.2)).enumerate() {
+            let (px, py) = (f.px(x), f.py(y));
+            let _ = write!(
+                f.svg,
+                r#"<circle cx="{px:.1}" cy="{py:.1}" r="5" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                COLORS[i % COLORS.len()],
+                px + 7.0,
+                py - 7.0,
+                escape(label)
+            );
+        }
+        f.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks that tags nest and close properly (a tiny XML well-formedness check).
+    fn well_formed(svg: &str) -> bool {
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg;
+        while let Some(start) = rest.find('<') {
+            let Some(end) = rest[start..].find('>') else { return false };
+            let tag = &rest[start + 1..start + end];
+            rest = &rest[start + end + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                if stack.pop().as_deref() != Some(name) {
+                    return false;
+                }
+            } else if !tag.ends_with('/') {
+                stack.push(tag.split_whitespace().next().unwrap_or("").to_owned());
+            }
+            if tag.contains('<') || tag.contains("NaN") {
+                return false;
+            }
+        }
+        stack.is_empty() && !rest.contains('<')
+    }
+
+    #[test]
+    fn charts_are_well_formed_and_carry_their_data() {
+        let line = LineChart {
+            title: "a <b> & \"c\"".into(),
+            x_label: "β".into(),
+            y_label: "R".into(),
+            series: vec![
+                Series { name: "one".into(), points: vec![(0.0, 1.0), (0.5, f64::NAN), (1.0, 2.0)] },
+                Series { name: "two&".into(), points: vec![(0.0, -1.0), (1.0, 0.25)] },
+            ],
+        }
+        .to_svg();
+        assert!(well_formed(&line), "{line}");
+        assert!(line.contains("a &lt;b&gt; &amp; &quot;c&quot;") && line.contains("two&amp;"));
+        assert!(line.contains("one: (1, 2)") && line.contains("two&amp;: (1, 0.25)"));
+        let bars = BarChart {
+            title: "t".into(),
+            y_label: "y".into(),
+            groups: vec!["g1".into(), "g2".into()],
+            series: vec![("s".into(), vec![0.5, -0.5])],
+        }
+        .to_svg();
+        assert!(well_formed(&bars) && bars.contains("g2 / s: -0.5"), "{bars}");
+        let sc = Scatter { title: "t".into(), x_label: "x".into(), y_label: "y".into(), points: vec![("Phi-3 <mini>".into(), 1.0, 2.0)] }.to_svg();
+        assert!(well_formed(&sc) && sc.contains("Phi-3 &lt;mini&gt;"), "{sc}");
+        assert!(!well_formed("<svg><g></svg>"));
+    }
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        let t = ticks(0.0, 1.0);
+        assert_eq!(t.len(), 6);
+        assert!(t.iter().zip([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]).all(|(a, b)| (a - b).abs() < 1e-12), "{t:?}");
+        assert_eq!(fmt_tick(t[3]), "0.6");
+        let t = ticks(-0.37, 0.81);
+        assert!(t.first().is_some_and(|&v| v >= -0.37) && t.last().is_some_and(|&v| v <= 0.81) && t.len() >= 3);
+        assert_eq!(range(std::iter::empty(), false), (0.0, 1.0));
+    }
+}
