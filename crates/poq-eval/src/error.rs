@@ -53,6 +53,22 @@ pub enum Error {
     /// A model could not be resolved through the Hugging Face hub (offline, unknown id, ...).
     #[error("hugging face hub: {0}")]
     Hub(String),
+    /// An LLM judge replied twice without a usable 0–10 score.
+    #[error("judge {judge} gave no 0-10 score (asked twice): first reply {first:?}, second reply {second:?}")]
+    JudgeReply {
+        /// The judge's name.
+        judge: String,
+        /// The first reply.
+        first: String,
+        /// The reply to the re-ask.
+        second: String,
+    },
+    /// A lock around a shared backend was poisoned by a panic in another thread.
+    #[error("{what} is unusable: a thread panicked while holding it")]
+    Poisoned {
+        /// What was locked.
+        what: &'static str,
+    },
     /// An error from poq-core (an invalid score, a generator failure).
     #[error(transparent)]
     Core(#[from] poq_core::Error),

@@ -369,7 +369,8 @@ mod tests {
         assert_eq!(normalize_answer("İ"), "i\u{307}");
         assert!(exact_match_score("", "the"));
         assert_eq!(f1_score("", ""), 0.0);
-        assert_eq!(f1_score("a b b", "b b c"), 2.0 * (2.0 / 3.0) * (2.0 / 3.0) / (4.0 / 3.0));
+        assert_eq!(f1_score("x b b", "b b c"), 2.0 * (2.0 / 3.0) * (2.0 / 3.0) / (4.0 / 3.0));
+        assert_eq!(f1_score("a b b", "b b c"), 0.8);
     }
 
     #[test]
