@@ -42,6 +42,19 @@ pub enum Error {
     /// The tokenizer failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A chat template failed to compile or render (including its own `raise_exception`).
+    #[error("chat template: {0}")]
+    Template(String),
+    /// A tensor in a weights file has the wrong shape or is missing.
+    #[error("{path}: tensor `{tensor}`: {message}")]
+    Tensor {
+        /// The weights file or folder.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong (expected and found shapes, or missing).
+        message: String,
+    },
     /// A parameter is out of its domain.
     #[error("invalid argument `{name}`: {message}")]
     InvalidArgument {

@@ -1,15 +1,47 @@
 //! # poq-infer
 //!
-//! Generators for cost-aware PoQ: candle chat models, GGUF quantized models, remote OpenAI-compatible nodes, a node server.
+//! Generators for cost-aware PoQ: candle chat models, GGUF quantized models, remote
+//! OpenAI-compatible nodes, a node server.
+//!
+//! Local generation is one loop ([`LocalGenerator`]) over one small trait ([`CausalLm`]) that
+//! both backends implement: safetensors models of the paper's families ([`candle`]) and GGUF
+//! quantized models ([`gguf`]). Prompts go through the model's own chat template
+//! ([`ChatTemplate`]), decoding through a seeded [`Sampler`], and every [`poq_core::Generation`]
+//! carries the prefill and decode times that costs are computed from.
+//!
+//! ```no_run
+//! use poq_core::{GenerationRequest, Generator};
+//! use poq_infer::{LoadOptions, LocalGenerator};
+//!
+//! let mut g = LocalGenerator::load("models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+//!                                  &LoadOptions::default())?;
+//! let out = g.generate(&GenerationRequest::user("What is the capital of France?", 32))?;
+//! println!("{} ({} tokens)", out.text, out.generated_tokens);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
+pub mod candle;
+pub mod chat_template;
+mod device;
 mod error;
+pub mod gguf;
+pub mod local;
+pub mod model_dir;
 pub mod openai;
 pub mod remote;
+pub mod sampling;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod tokenizer;
 
+pub use chat_template::ChatTemplate;
+pub use device::{LoadOptions, best_device, default_dtype};
 pub use error::{Error, Result};
+pub use local::{CausalLm, LocalGenerator, TokenGeneration};
+pub use model_dir::ModelDir;
 pub use remote::{RemoteConfig, RemoteGenerator};
+pub use sampling::Sampler;
 #[cfg(feature = "server")]
 pub use server::{ServerConfig, ServerHandle, serve};
+pub use tokenizer::TextTokenizer;

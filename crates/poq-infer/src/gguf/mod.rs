@@ -1,0 +1,226 @@
+//! GGUF quantized models: llama-architecture (SmolLM2, TinyLlama, Llama 3.2), Qwen2 and Phi-3
+//! files, run by candle-transformers' quantized models, with the tokenizer built from metadata
+//! when no `tokenizer.json` is given.
+
+pub mod metadata;
+pub mod tokenizer;
+
+use crate::error::{Error, Result};
+use crate::local::CausalLm;
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen2};
+use metadata::Metadata;
+use std::fs::File;
+use std::io::BufReader;
+use std::io::{Cursor, Read, Seek};
+use std::path::Path;
+pub use tokenizer::GgufTokenizer;
+
+/// The architectures we run, by `general.architecture`.
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+    Phi3(quantized_phi3::ModelWeights),
+}
+
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Weights::Llama(_) => "quantized Llama",
+            Weights::Qwen2(_) => "quantized Qwen2",
+            Weights::Phi3(_) => "quantized Phi3",
+        })
+    }
+}
+
+/// A quantized causal language model loaded from a GGUF file.
+#[derive(Debug)]
+pub struct GgufModel {
+    weights: Weights,
+    device: Device,
+    context_length: usize,
+    architecture: String,
+}
+
+/// What a GGUF file holds: the model and what its metadata says about tokenization.
+#[derive(Debug)]
+pub struct GgufFile {
+    /// The model.
+    pub model: GgufModel,
+    /// The tokenizer built from metadata.
+    pub tokenizer: GgufTokenizer,
+}
+
+/// Reads the GGUF header of `path` (metadata and tensor table, not the tensors).
+pub fn read_content(path: &Path) -> Result<(gguf_file::Content, BufReader<File>)> {
+    let file = File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let mut reader = BufReader::new(file);
+    let content = gguf_file::Content::read(&mut reader).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        location: "GGUF header".into(),
+        message: e.to_string(),
+    })?;
+    Ok((content, reader))
+}
+
+/// How the weights of a GGUF file are multiplied.
+///
+/// The default is [`Dequantized`](GgufPrecision::Dequantized): on SmolLM2-135M Q4_1 it is both
+/// the faster of the two on x86 CPUs (candle 0.11 has no SIMD kernel for Q4_1, only a scalar
+/// one) and the one that reproduces the Python reference; the 8-bit activations of the quantized
+/// path flip near-tied greedy choices (the first answer token of "What is the capital of
+/// France?" has a 0.08 logit margin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GgufPrecision {
+    /// candle's quantized kernels, which quantize activations to 8 bits as llama.cpp does; least
+    /// memory (the file's size).
+    Quantized,
+    /// Weights dequantized to f32 at load and f32 activations: the numbers of the Python
+    /// reference (transformers dequantizes GGUF files the same way); 4 bytes per weight.
+    #[default]
+    Dequantized,
+}
+
+/// Loads the model and the metadata tokenizer of a GGUF file onto `device`.
+pub fn load(path: &Path, device: &Device) -> Result<GgufFile> {
+    load_with(path, device, GgufPrecision::default())
+}
+
+/// As [`load`], choosing how weights are multiplied.
+pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Result<GgufFile> {
+    let (content, mut reader) = read_content(path)?;
+    let md = Metadata::new(&content, path);
+    let architecture = md.string("general.architecture")?.to_string();
+    let tokenizer = tokenizer::from_metadata(&md)?;
+    let ctx_key = format!("{architecture}.context_length");
+    let declared = md.opt_u32(&ctx_key)?.map(|c| c as usize);
+    check_tensors_fit(&content, path)?;
+    let wrap = |e: candle_core::Error| Error::Format {
+        path: path.to_path_buf(),
+        location: format!("GGUF tensors ({architecture})"),
+        message: e.to_string(),
+    };
+    if precision == GgufPrecision::Dequantized {
+        let (content, mut buf) = dequantized_copy(&content, &mut reader).map_err(wrap)?;
+        return finish(path, device, content, &mut buf, architecture, declared, tokenizer);
+    }
+    finish(path, device, content, &mut reader, architecture, declared, tokenizer)
+}
+
+/// The same GGUF with every tensor stored as f32, in memory; candle runs f32 tensors as plain
+/// (unquantized) matmuls.
+fn dequantized_copy<R: Read + Seek>(
+    content: &gguf_file::Content,
+    reader: &mut R,
+) -> candle_core::Result<(gguf_file::Content, Cursor<Vec<u8>>)> {
+    let mut tensors = Vec::with_capacity(content.tensor_infos.len());
+    for name in content.tensor_infos.keys() {
+        let t = content.tensor(reader, name, &Device::Cpu)?.dequantize(&Device::Cpu)?;
+        tensors.push((name.as_str(), QTensor::quantize(&t, GgmlDType::F32)?));
+    }
+    let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+    let mut buf = Cursor::new(Vec::new());
+    gguf_file::write(&mut buf, &metadata, &refs)?;
+    drop(tensors);
+    buf.set_position(0);
+    let copy = gguf_file::Content::read(&mut buf)?;
+    Ok((copy, buf))
+}
+
+fn finish<R: Read + Seek>(
+    path: &Path,
+    device: &Device,
+    content: gguf_file::Content,
+    reader: &mut R,
+    architecture: String,
+    declared: Option<usize>,
+    tokenizer: GgufTokenizer,
+) -> Result<GgufFile> {
+    let ctx_key = format!("{architecture}.context_length");
+    let wrap = |e: candle_core::Error| Error::Format {
+        path: path.to_path_buf(),
+        location: format!("GGUF tensors ({architecture})"),
+        message: e.to_string(),
+    };
+    let (weights, context_length) = match architecture.as_str() {
+        "llama" => {
+            let w = quantized_llama::ModelWeights::from_gguf(content, reader, device).map_err(wrap)?;
+            // candle precomputes rotary tables for this many positions.
+            (Weights::Llama(w), declared.unwrap_or(quantized_llama::MAX_SEQ_LEN).min(quantized_llama::MAX_SEQ_LEN))
+        }
+        "qwen2" => {
+            let ctx = declared.ok_or_else(|| md_missing(path, &ctx_key))?;
+            (Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, reader, device).map_err(wrap)?), ctx)
+        }
+        "phi3" => {
+            let ctx = declared.ok_or_else(|| md_missing(path, &ctx_key))?;
+            let w = quantized_phi3::ModelWeights::from_gguf(false, content, reader, device).map_err(wrap)?;
+            (Weights::Phi3(w), ctx)
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "GGUF architecture `{other}` in {}; supported: llama, qwen2, phi3",
+                path.display()
+            )));
+        }
+    };
+    Ok(GgufFile { model: GgufModel { weights, device: device.clone(), context_length, architecture }, tokenizer })
+}
+
+fn md_missing(path: &Path, key: &str) -> Error {
+    Error::Format { path: path.to_path_buf(), location: key.into(), message: "missing metadata key".into() }
+}
+
+/// Rejects truncated files before any tensor is read, naming the first tensor that does not fit.
+fn check_tensors_fit(content: &gguf_file::Content, path: &Path) -> Result<()> {
+    let len = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?.len();
+    for (name, info) in &content.tensor_infos {
+        let elems = info.shape.elem_count();
+        let block = info.ggml_dtype.block_size();
+        let bytes = (elems / block.max(1)) as u64 * info.ggml_dtype.type_size() as u64;
+        let end = content.tensor_data_offset.saturating_add(info.offset).saturating_add(bytes);
+        if end > len {
+            return Err(Error::Tensor {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                message: format!("ends at byte {end} but the file has {len} bytes (truncated file?)"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl GgufModel {
+    /// `general.architecture` of the file.
+    pub fn architecture(&self) -> &str {
+        &self.architecture
+    }
+}
+
+impl CausalLm for GgufModel {
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = match &mut self.weights {
+            Weights::Llama(m) => m.forward(&input, pos)?,
+            Weights::Qwen2(m) => m.forward(&input, pos)?,
+            Weights::Phi3(m) => m.forward(&input, pos)?,
+        };
+        Ok(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1()?)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        match &mut self.weights {
+            Weights::Llama(m) => m.clear_kv_cache(),
+            Weights::Qwen2(m) => m.clear_kv_cache(),
+            // Phi-3 resets its cache itself when a forward starts at position 0.
+            Weights::Phi3(_) => {}
+        }
+        Ok(())
+    }
+
+    fn context_length(&self) -> usize {
+        self.context_length
+    }
+}

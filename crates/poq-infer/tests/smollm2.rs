@@ -1,0 +1,114 @@
+//! The real SmolLM2-135M-Instruct Q4_1 GGUF: the metadata-built tokenizer matches Python
+//! transformers, and the model answers a question through its chat template.
+//! Skips when the model is absent (run scripts/fetch-models.sh), fails then if POQ_REQUIRE_MODELS=1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use poq_core::{ChatMessage, FinishReason, GenerationRequest, Generator, Sampling};
+use poq_infer::gguf::GgufPrecision;
+use poq_infer::{LoadOptions, LocalGenerator};
+use std::path::PathBuf;
+
+fn model_path() -> Option<PathBuf> {
+    let root = std::env::var_os("POQ_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let p = root.join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var("POQ_REQUIRE_MODELS").as_deref() == Ok("1") {
+        panic!("{} is missing and POQ_REQUIRE_MODELS=1: run scripts/fetch-models.sh", p.display());
+    }
+    eprintln!("skipping: {} not found; run scripts/fetch-models.sh", p.display());
+    None
+}
+
+fn fixture() -> serde_json::Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_tokenizer.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn load() -> Option<LocalGenerator> {
+    let p = model_path()?;
+    Some(LocalGenerator::load(p.to_str().unwrap(), &LoadOptions::default()).unwrap())
+}
+
+#[test]
+fn gguf_tokenizer_matches_transformers_and_round_trips() {
+    let Some(g) = load() else { return };
+    let fx = fixture();
+    for case in fx["texts"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        let ids = g.tokenizer().encode(text, false).unwrap();
+        assert_eq!(ids, want, "ids of {text:?}");
+        assert_eq!(g.tokenizer().decode(&ids, false).unwrap(), text);
+    }
+}
+
+#[test]
+fn chat_prompt_matches_transformers() {
+    let Some(g) = load() else { return };
+    let fx = fixture();
+    let prompt = g.render_prompt(&[ChatMessage::user("What is the capital of France?")]).unwrap();
+    assert_eq!(prompt, fx["chat_prompt"].as_str().unwrap());
+    let want: Vec<u32> = serde_json::from_value(fx["chat_prompt_ids"].clone()).unwrap();
+    assert_eq!(g.tokenizer().encode(&prompt, false).unwrap(), want);
+    // <|im_end|> ends generation.
+    assert_eq!(g.eos_ids(), &[2]);
+}
+
+#[test]
+fn answers_the_capital_of_france() {
+    let Some(mut g) = load() else { return };
+    let out = g.generate(&GenerationRequest::user("What is the capital of France?", 32)).unwrap();
+    assert!(out.text.contains("Paris"), "answer: {:?}", out.text);
+    // Token for token the answer of transformers on the dequantized GGUF.
+    let fx = fixture();
+    assert_eq!(out.text, fx["greedy_answer"].as_str().unwrap());
+    let want: Vec<u32> = serde_json::from_value(fx["greedy_answer_ids"].clone()).unwrap();
+    assert_eq!(out.generated_tokens, want.len());
+    assert_eq!(out.finish_reason, FinishReason::Stop);
+    assert!(out.prompt_tokens > 10 && out.generated_tokens > 0 && out.generated_tokens <= 32);
+    assert!(out.prefill > std::time::Duration::ZERO);
+    assert!(!out.text.contains("<|im_end|>"));
+}
+
+#[test]
+fn quantized_kernels_run_too() {
+    let Some(p) = model_path() else { return };
+    let opts = LoadOptions { gguf_precision: GgufPrecision::Quantized, ..LoadOptions::default() };
+    let mut g = LocalGenerator::load(p.to_str().unwrap(), &opts).unwrap();
+    let out = g.generate(&GenerationRequest::user("What is the capital of France?", 3)).unwrap();
+    assert_eq!(out.generated_tokens, 3);
+    assert!(!out.text.is_empty());
+}
+
+#[test]
+fn stop_strings_cut_the_text_and_batches_keep_order() {
+    let Some(mut g) = load() else { return };
+    let full = g.generate(&GenerationRequest::user("What is the capital of France?", 24)).unwrap();
+    let cut_at = full.text.find("Paris").expect("greedy answer names Paris");
+    let mut req = GenerationRequest::user("What is the capital of France?", 24);
+    req.stop = vec!["Paris".into()];
+    let stopped = g.generate(&req).unwrap();
+    assert_eq!(stopped.text, full.text[..cut_at]);
+    assert_eq!(stopped.finish_reason, FinishReason::Stop);
+    assert!(stopped.generated_tokens <= full.generated_tokens);
+
+    let reqs =
+        vec![GenerationRequest::user("What is the capital of France?", 24), GenerationRequest::user("Say hi.", 4)];
+    let outs = g.generate_batch(&reqs).unwrap();
+    assert_eq!(outs[0].text, full.text, "greedy decoding is deterministic");
+    assert!(outs[1].generated_tokens <= 4);
+}
+
+#[test]
+fn seeded_sampling_repeats() {
+    let Some(mut g) = load() else { return };
+    let mut req = GenerationRequest::user("Write a word.", 12);
+    req.sampling = Sampling { temperature: 0.9, top_k: Some(40), top_p: Some(0.95), repetition_penalty: 1.1, seed: 7 };
+    let a = g.generate(&req).unwrap();
+    let b = g.generate(&req).unwrap();
+    assert_eq!(a.text, b.text);
+}
