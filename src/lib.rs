@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+#[cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
+pub mod reproduce;
 pub mod table;
 
 pub use poq_core as core;

@@ -1,0 +1,88 @@
+//! Reproduces the paper end to end: data → generations → scores → costs → Monte Carlo → report.
+//!
+//! ```sh
+//! bash scripts/fetch-models.sh            # the real small models, once
+//! cargo run --release --example reproduce -- --out results/reproduce
+//! ```
+//! With the paper's five models and three evaluators (see docs/reproduce.md):
+//! `--generator llama=PATH --generator gemma=PATH ... --evaluator sts=DIR --evaluator ce=DIR`.
+
+use clap::Parser;
+use poq::reproduce::{Config, EvaluatorSpec, GeneratorSpec, run};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Reproduce arXiv 2512.16317 (cost-aware Proof of Quality) on this machine.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Output folder (report.md, CSVs, SVGs, manifest.json, cache/).
+    #[arg(long, default_value = "results/reproduce")]
+    out: PathBuf,
+    /// SQuAD v1.1 JSON (default: ../shared/data, else the bundled sample).
+    #[arg(long)]
+    squad: Option<PathBuf>,
+    /// CNN/DailyMail JSONL or CSV (default: ../shared/data, else the bundled sample).
+    #[arg(long)]
+    cnndm: Option<PathBuf>,
+    /// Prompts per task.
+    #[arg(long, default_value_t = 200)]
+    per_task: usize,
+    /// Seed of prompt sampling and simulation.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Inference model: [NAME=]PATH (.gguf or folder) or [NAME=]MODEL@URL; repeatable.
+    /// Default: every model found in --models.
+    #[arg(long = "generator")]
+    generators: Vec<String>,
+    /// Evaluator: sts[=DIR] or ce=DIR; repeatable. Default: every evaluator found in --models.
+    #[arg(long = "evaluator")]
+    evaluators: Vec<String>,
+    /// LLM judge: [NAME=]PATH or [NAME=]MODEL@URL.
+    #[arg(long)]
+    judge: Option<String>,
+    /// Folder searched for default models.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Monte Carlo rounds.
+    #[arg(long, default_value_t = 5000)]
+    rounds: u64,
+    /// Measured repetitions per profiled test (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    profile_repetitions: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match build(args).and_then(|cfg| run(&cfg)) {
+        Ok(outcome) => {
+            for s in &outcome.skipped {
+                eprintln!("skipped: {s}");
+            }
+            let total: f64 = outcome.stages.iter().map(|(_, d)| d.as_secs_f64()).sum();
+            println!("report: {} ({total:.0} s)", outcome.report.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(a: Args) -> poq::reproduce::Result<Config> {
+    Ok(Config {
+        generators: a.generators.iter().map(|s| s.parse()).collect::<Result<Vec<GeneratorSpec>, _>>()?,
+        evaluators: a.evaluators.iter().map(|s| EvaluatorSpec::parse(s, &a.models)).collect::<Result<_, _>>()?,
+        judge: a.judge.as_deref().map(str::parse).transpose()?,
+        out: a.out,
+        squad: a.squad,
+        cnndm: a.cnndm,
+        per_task: a.per_task,
+        seed: a.seed,
+        models_dir: a.models,
+        rounds: a.rounds,
+        profile_repetitions: a.profile_repetitions,
+        progress: std::io::stderr().is_terminal(),
+    })
+}

@@ -1,0 +1,119 @@
+//! The paper's pipeline end to end (arXiv 2512.16317): data → generations → scores → costs →
+//! Monte Carlo rewards → report.
+//!
+//! Every stage is cached on disk under the output folder (`cache/`), keyed by the model file hashes,
+//! the sample and the settings, so an interrupted run resumes where it stopped. What cannot run
+//! (no generator found, no evaluator found) is skipped with a message saying how to get it, and
+//! the rest still runs.
+
+mod analysis;
+mod data;
+mod nodes;
+mod report;
+mod run;
+
+pub use data::{DataSource, load_prompts};
+pub use nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators};
+pub use run::{Outcome, run};
+
+use std::path::PathBuf;
+
+/// Everything the reproduction can be told (the `reproduce` example's flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Output folder: report.md, CSVs, SVGs, manifest.json, cache/.
+    pub out: PathBuf,
+    /// SQuAD v1.1 JSON (default: the shared data folder, else the bundled sample).
+    pub squad: Option<PathBuf>,
+    /// CNN/DailyMail JSONL or CSV (default: the shared data folder, else the bundled sample).
+    pub cnndm: Option<PathBuf>,
+    /// Prompts per task (the paper: 200).
+    pub per_task: usize,
+    /// Seed of prompt sampling and of the Monte Carlo simulation.
+    pub seed: u64,
+    /// Inference models; empty means the ones found in `models_dir`.
+    pub generators: Vec<GeneratorSpec>,
+    /// Evaluators besides token F1; empty means the ones found in `models_dir`.
+    pub evaluators: Vec<EvaluatorSpec>,
+    /// An LLM judge (a generator spec), when one is configured.
+    pub judge: Option<GeneratorSpec>,
+    /// Folder searched for default models.
+    pub models_dir: PathBuf,
+    /// Monte Carlo rounds (the paper: 5,000).
+    pub rounds: u64,
+    /// Measured repetitions per profiled test (after one warm-up).
+    pub profile_repetitions: usize,
+    /// Show progress bars (off when stderr is not a terminal).
+    pub progress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            out: PathBuf::from("results/reproduce"),
+            squad: None,
+            cnndm: None,
+            per_task: 200,
+            seed: 42,
+            generators: Vec::new(),
+            evaluators: Vec::new(),
+            judge: None,
+            models_dir: PathBuf::from("models"),
+            rounds: 5000,
+            profile_repetitions: 3,
+            progress: true,
+        }
+    }
+}
+
+/// What can stop the reproduction.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command-line spec could not be understood.
+    #[error("invalid {what} spec `{spec}`: {reason}")]
+    Spec {
+        /// generator, evaluator or judge.
+        what: &'static str,
+        /// The spec as given.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Loading data or an evaluator, scoring, statistics.
+    #[error(transparent)]
+    Eval(#[from] poq_eval::Error),
+    /// Loading or running a generator.
+    #[error(transparent)]
+    Infer(#[from] poq_infer::Error),
+    /// Profiling.
+    #[error(transparent)]
+    Profile(#[from] poq_profile::Error),
+    /// Simulation.
+    #[error(transparent)]
+    Sim(#[from] poq_sim::SimError),
+    /// The on-disk cache.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    /// A core value (score, cost) out of range.
+    #[error(transparent)]
+    Core(#[from] poq_core::Error),
+    /// Writing JSON.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// `Result` of the reproduction.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}

@@ -1,0 +1,323 @@
+//! The stage driver: generate, score, profile, then hand the tables to analysis and the report.
+
+use super::analysis::{self, Analysis};
+use super::data::{DataSource, load_prompts};
+use super::nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators, model_files, sha256_file};
+use super::{Config, Result, io_err, report};
+use crate::cache::{DiskCache, cache_key};
+use poq_core::{EvalItem, Evaluator, Generation, GenerationRequest, Generator, Sample, Task};
+use poq_eval::datasets::PromptTemplates;
+use poq_eval::{ExactMatch, TokenF1};
+use poq_profile::{ProfileConfig, ProfileRecord, Profiler, Target};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `report.md`.
+    pub report: PathBuf,
+    /// What was skipped and why (also in the report).
+    pub skipped: Vec<String>,
+    /// Wall time per stage, in order.
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+/// One inference model's answers, aligned with the prompts.
+#[derive(Debug, Clone)]
+pub(crate) struct Answers {
+    pub name: String,
+    pub spec: String,
+    /// Model files with their sha256 (empty for remote nodes).
+    pub files: Vec<(PathBuf, String)>,
+    pub generations: Vec<Generation>,
+    pub profile: Option<ProfileRecord>,
+}
+
+/// One evaluator's scores: `scores[g][p]` for generator `g`, prompt `p`, on 0–10.
+#[derive(Debug, Clone)]
+pub(crate) struct Scores {
+    pub name: String,
+    pub files: Vec<(PathBuf, String)>,
+    pub scores: Vec<Vec<f64>>,
+    pub profile: Option<ProfileRecord>,
+}
+
+/// Everything measured, handed to analysis and the report.
+#[derive(Debug)]
+pub(crate) struct Measured {
+    pub prompts: Vec<Sample>,
+    pub sources: Vec<DataSource>,
+    pub answers: Vec<Answers>,
+    /// Token F1 × 10 and exact match × 10: the offline yardsticks, `[g][p]`.
+    pub f1: Vec<Vec<f64>>,
+    pub em: Vec<Vec<f64>>,
+    pub evaluators: Vec<Scores>,
+    pub judge: Option<Scores>,
+}
+
+fn hashed(files: Vec<PathBuf>) -> Result<Vec<(PathBuf, String)>> {
+    files.into_iter().map(|f| sha256_file(&f).map(|h| (f, h))).collect()
+}
+
+fn identity(files: &[(PathBuf, String)], fallback: &str) -> String {
+    if files.is_empty() {
+        fallback.to_owned()
+    } else {
+        files.iter().map(|(_, h)| h.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The item an evaluator scores: the question (QA) or nothing (summaries: the article is long and
+/// evaluators compare against the reference).
+pub(crate) fn eval_item(sample: &Sample, candidate: &str) -> EvalItem {
+    let item = EvalItem::new(candidate, sample.references.clone());
+    match (&sample.task, &sample.question) {
+        (Task::QuestionAnswering, Some(q)) => item.with_input(q.clone()),
+        _ => item,
+    }
+}
+
+/// Runs the whole reproduction.
+pub fn run(cfg: &Config) -> Result<Outcome> {
+    std::fs::create_dir_all(&cfg.out).map_err(io_err(&cfg.out))?;
+    let cache_dir = cfg.out.join("cache");
+    let mut stages = Vec::new();
+    let mut skipped = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str, stages: &mut Vec<(&'static str, Duration)>| {
+        stages.push((name, clock.elapsed()));
+        eprintln!("[reproduce] {name} done in {:.1} s", clock.elapsed().as_secs_f64());
+        clock = Instant::now();
+    };
+
+    // 1. Data.
+    let (prompts, sources) = load_prompts(cfg)?;
+    for s in &sources {
+        eprintln!(
+            "[reproduce] {}: {} of {} from {}{}",
+            s.name,
+            s.sampled,
+            s.available,
+            s.path.display(),
+            if s.bundled { " (bundled sample: the real data was not found)" } else { "" }
+        );
+        if s.bundled {
+            skipped.push(format!(
+                "{}: the real data set was not found, so the small sample bundled with poq was used; pass --{} FILE",
+                s.name, s.name
+            ));
+        }
+    }
+    let templates = PromptTemplates::default();
+    let requests: Vec<GenerationRequest> = prompts.iter().map(|s| templates.request(s)).collect::<Result<_, _>>()?;
+    lap("data", &mut stages);
+
+    // 2. Generations.
+    let generator_specs =
+        if cfg.generators.is_empty() { default_generators(&cfg.models_dir) } else { cfg.generators.clone() };
+    if generator_specs.is_empty() {
+        skipped.push(format!(
+            "generation, scoring of answers, model profiles and the measured simulation: no inference model in {} \
+             (run scripts/fetch-models.sh, or pass --generator PATH|MODEL@URL)",
+            cfg.models_dir.display()
+        ));
+    }
+    let mut gen_cache: DiskCache<Generation> = DiskCache::open(cache_dir.join("generations.jsonl"))?;
+    let profiler =
+        Profiler::new(ProfileConfig { warmup: 1, repetitions: cfg.profile_repetitions, ..Default::default() })?;
+    let mut answers = Vec::new();
+    for spec in &generator_specs {
+        answers.push(generate(spec, &prompts, &requests, &mut gen_cache, &profiler, cfg.progress)?);
+    }
+    lap("generation and generator profiles", &mut stages);
+
+    // 3. Scores.
+    let score_all = |ev: &dyn Evaluator| -> Result<Vec<Vec<f64>>> {
+        answers
+            .iter()
+            .map(|a| {
+                let items: Vec<EvalItem> =
+                    prompts.iter().zip(&a.generations).map(|(s, g)| eval_item(s, &g.text)).collect();
+                Ok(ev.score_batch(&items)?.into_iter().map(|s| s.value()).collect())
+            })
+            .collect()
+    };
+    let f1 = score_all(&TokenF1)?;
+    let em = score_all(&ExactMatch)?;
+    let evaluator_specs =
+        if cfg.evaluators.is_empty() { default_evaluators(&cfg.models_dir) } else { cfg.evaluators.clone() };
+    if evaluator_specs.is_empty() {
+        skipped.push(format!(
+            "model evaluators: none in {} (run scripts/fetch-models.sh for all-MiniLM-L6-v2, or pass --evaluator sts=DIR)",
+            cfg.models_dir.display()
+        ));
+    }
+    let mut score_cache: DiskCache<f64> = DiskCache::open(cache_dir.join("scores.jsonl"))?;
+    let mut evaluators = Vec::new();
+    for spec in &evaluator_specs {
+        evaluators.push(score_with(spec, &prompts, &answers, &mut score_cache, &profiler, cfg.progress)?);
+    }
+    let judge = match &cfg.judge {
+        Some(spec) => Some(judge_with(spec, &prompts, &answers, &mut score_cache, cfg.progress)?),
+        None => {
+            skipped.push("judge correlations: no judge configured (pass --judge PATH|MODEL@URL)".to_owned());
+            None
+        }
+    };
+    lap("scoring and profiling", &mut stages);
+
+    // 4–5. Analysis, simulation, report.
+    let measured = Measured { prompts, sources, answers, f1, em, evaluators, judge };
+    let analysis: Analysis = analysis::analyze(&measured, cfg)?;
+    lap("analysis and simulation", &mut stages);
+    let report = report::write(cfg, &measured, &analysis, &skipped, &stages)?;
+    Ok(Outcome { report, skipped, stages })
+}
+
+fn bar(len: usize, show: bool, what: &str) -> indicatif::ProgressBar {
+    let pb = poq_sim::progress_bar(len as u64, show);
+    pb.set_message(what.to_owned());
+    pb
+}
+
+fn generate(
+    spec: &GeneratorSpec,
+    prompts: &[Sample],
+    requests: &[GenerationRequest],
+    cache: &mut DiskCache<Generation>,
+    profiler: &Profiler,
+    progress: bool,
+) -> Result<Answers> {
+    let files = hashed(spec.files())?;
+    let id = identity(&files, &spec.to_string());
+    let keys: Vec<String> = prompts
+        .iter()
+        .zip(requests)
+        .map(|(s, r)| Ok(cache_key(&["generation", &id, &s.id, &serde_json::to_string(r)?])))
+        .collect::<Result<_>>()?;
+    let mut model: Option<Box<dyn Generator>> = None;
+    let pb = bar(prompts.len(), progress, &format!("generating with {}", spec.name));
+    let mut generations = Vec::with_capacity(prompts.len());
+    for (key, request) in keys.into_iter().zip(requests) {
+        let g = match cache.get(&key) {
+            Some(g) => g.clone(),
+            None => {
+                let m = match &mut model {
+                    Some(m) => m,
+                    None => model.insert(spec.load()?),
+                };
+                let g = m.generate(request)?;
+                cache.insert(key, g.clone())?;
+                g
+            }
+        };
+        generations.push(g);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    // The profile repeats a few prompts of each task under the profiler's warm-up and repetitions.
+    let m = match &mut model {
+        Some(m) => m,
+        None => model.insert(spec.load()?),
+    };
+    let picks: Vec<GenerationRequest> = [Task::QuestionAnswering, Task::Summarization]
+        .iter()
+        .filter_map(|t| prompts.iter().position(|s| s.task == *t).map(|i| requests[i].clone()))
+        .collect();
+    let profile = if picks.is_empty() {
+        None
+    } else {
+        Some(profiler.profile_generator(m.as_mut(), &Target::new(device_name(), "model"), &picks)?)
+    };
+    Ok(Answers { name: spec.name.clone(), spec: spec.to_string(), files, generations, profile })
+}
+
+/// The device the build's features select (LoadOptions::best and the evaluators follow the same).
+fn device_name() -> &'static str {
+    if cfg!(feature = "cuda") {
+        "cuda:0"
+    } else if cfg!(feature = "metal") {
+        "metal"
+    } else {
+        "cpu"
+    }
+}
+
+fn score_with(
+    spec: &EvaluatorSpec,
+    prompts: &[Sample],
+    answers: &[Answers],
+    cache: &mut DiskCache<f64>,
+    profiler: &Profiler,
+    progress: bool,
+) -> Result<Scores> {
+    let files = hashed(model_files(&spec.dir))?;
+    let id = identity(&files, &spec.name());
+    let evaluator = spec.load()?;
+    let mut scores = Vec::with_capacity(answers.len());
+    let pb = bar(answers.len() * prompts.len(), progress, &format!("scoring with {}", spec.name()));
+    for a in answers {
+        let items: Vec<EvalItem> = prompts.iter().zip(&a.generations).map(|(s, g)| eval_item(s, &g.text)).collect();
+        let keys: Vec<String> = items
+            .iter()
+            .zip(prompts)
+            .map(|(it, s)| Ok(cache_key(&["score", &id, &s.id, &serde_json::to_string(it)?])))
+            .collect::<Result<_>>()?;
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| cache.get(&keys[i]).is_none()).collect();
+        // Score what is missing in chunks, storing each chunk so an interrupted run keeps it.
+        for chunk in missing.chunks(64) {
+            let batch: Vec<EvalItem> = chunk.iter().map(|&i| items[i].clone()).collect();
+            for (&i, s) in chunk.iter().zip(evaluator.score_batch(&batch)?) {
+                cache.insert(keys[i].clone(), s.value())?;
+            }
+            pb.inc(chunk.len() as u64);
+        }
+        pb.inc((items.len() - missing.len()) as u64);
+        scores.push(keys.iter().map(|k| cache.get(k).copied().unwrap_or(f64::NAN)).collect());
+    }
+    pb.finish_and_clear();
+    // Profile on real items: the first answers' items, cycled by the profiler to fill batches.
+    let sample_items: Vec<EvalItem> = answers
+        .first()
+        .map(|a| prompts.iter().zip(&a.generations).take(32).map(|(s, g)| eval_item(s, &g.text)).collect())
+        .unwrap_or_else(|| prompts.iter().take(32).map(|s| eval_item(s, &s.references[0])).collect());
+    let profile = if sample_items.is_empty() {
+        None
+    } else {
+        Some(profiler.profile_evaluator(
+            evaluator.as_ref(),
+            &Target::new(device_name(), "f32"),
+            &sample_items,
+            &[1, 2, 4, 8, 16, 32],
+        )?)
+    };
+    Ok(Scores { name: spec.name(), files, scores, profile })
+}
+
+fn judge_with(
+    spec: &GeneratorSpec,
+    prompts: &[Sample],
+    answers: &[Answers],
+    cache: &mut DiskCache<f64>,
+    progress: bool,
+) -> Result<Scores> {
+    let files = hashed(spec.files())?;
+    let id = identity(&files, &spec.to_string());
+    let judge = poq_eval::judge::LlmJudge::new(spec.load()?);
+    let mut scores = Vec::with_capacity(answers.len());
+    let pb = bar(answers.len() * prompts.len(), progress, &format!("judging with {}", spec.name));
+    for a in answers {
+        let mut row = Vec::with_capacity(prompts.len());
+        for (s, g) in prompts.iter().zip(&a.generations) {
+            let item = eval_item(s, &g.text);
+            let key = cache_key(&["judge", &id, &s.id, &serde_json::to_string(&item)?]);
+            let v = cache.get_or_try_insert(key, || -> Result<f64> { Ok(judge.score(&item)?.value()) })?;
+            row.push(v);
+            pb.inc(1);
+        }
+        scores.push(row);
+    }
+    pb.finish_and_clear();
+    Ok(Scores { name: format!("judge:{}", spec.name), files, scores, profile: None })
+}
