@@ -505,3 +505,31 @@ proptest::proptest! {
         let _ = parse_chat_request(body.to_string().as_bytes(), &ServerConfig::default());
     }
 }
+
+/// Panics on every request whose last message is "boom".
+struct Panicky;
+
+impl Generator for Panicky {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+    fn generate(&mut self, request: &GenerationRequest) -> poq_core::Result<Generation> {
+        if request.messages.last().is_some_and(|m| m.content == "boom") {
+            panic!("scripted panic");
+        }
+        Scripted::new(Duration::ZERO).generate(request)
+    }
+}
+
+#[test]
+fn a_panicking_generator_gives_500_and_the_server_keeps_serving() {
+    let server = serve(loopback(), Box::new(Panicky), ServerConfig::default()).unwrap();
+    let addr = server.addr();
+    let boom = r#"{"messages":[{"role":"user","content":"boom"}]}"#;
+    let (status, body) = raw(addr, &post("/v1/chat/completions", boom));
+    assert_eq!(status, 500);
+    assert!(body.contains("generator_panicked"), "{body}");
+    let (status, body) = raw(addr, &post("/v1/chat/completions", HELLO));
+    assert_eq!(status, 200, "{body}");
+    server.shutdown();
+}
