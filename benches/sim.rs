@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench sim --no-default-features --features sim`
 
+#![allow(clippy::expect_used)] // a bench whose scenario does not build should stop loudly
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use poq::sim::{Engine, RunOptions, bench, paper};
 use std::hint::black_box;

@@ -100,7 +100,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // One row per point: the figures' data.
     // Every field is a number or a bare identifier, so plain comma joining is valid CSV.
-    let mut summary = String::from("point,attack,malicious_ratio,k,consensus,seed,rounds,consensus_mae,consensus_rmse,honest_evaluator_payout,adversary_payout\n");
+    let mut summary = String::from(
+        "point,attack,malicious_ratio,k,consensus,seed,rounds,consensus_mae,consensus_rmse,honest_evaluator_payout,adversary_payout\n",
+    );
     let mut table = Vec::new();
     for (p, r) in &reports {
         let pt = sweep.point(*p);
@@ -134,9 +136,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             err.push(Series { name: (*agg).into(), points: pts.iter().map(|t| (x(t), t.4)).collect() });
             pay.push(Series { name: (*agg).into(), points: pts.iter().map(|t| (x(t), t.5)).collect() });
         }
-        let e = LineChart { title: format!("Consensus error under `{attack}` (K = {FIGURE_K})"), x_label: "malicious ratio".into(), y_label: "consensus MAE vs truth".into(), series: err };
+        let e = LineChart {
+            title: format!("Consensus error under `{attack}` (K = {FIGURE_K})"),
+            x_label: "malicious ratio".into(),
+            y_label: "consensus MAE vs truth".into(),
+            series: err,
+        };
         std::fs::write(args.out.join(format!("consensus_error_{attack}.svg")), e.to_svg())?;
-        let h = LineChart { title: format!("Honest evaluator payout under `{attack}` (K = {FIGURE_K})"), x_label: "malicious ratio".into(), y_label: "mean payout per answer".into(), series: pay };
+        let h = LineChart {
+            title: format!("Honest evaluator payout under `{attack}` (K = {FIGURE_K})"),
+            x_label: "malicious ratio".into(),
+            y_label: "mean payout per answer".into(),
+            series: pay,
+        };
         std::fs::write(args.out.join(format!("honest_payout_{attack}.svg")), h.to_svg())?;
     }
     let by_k: Vec<Series> = aggregators
@@ -150,17 +162,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         })
         .collect();
-    let k = LineChart { title: format!("Consensus error under collusion (ratio {FIGURE_RATIO}) against K"), x_label: "K".into(), y_label: "consensus MAE vs truth".into(), series: by_k };
+    let k = LineChart {
+        title: format!("Consensus error under collusion (ratio {FIGURE_RATIO}) against K"),
+        x_label: "K".into(),
+        y_label: "consensus MAE vs truth".into(),
+        series: by_k,
+    };
     std::fs::write(args.out.join("consensus_error_vs_k.svg"), k.to_svg())?;
 
     println!("\nconsensus MAE at K = {FIGURE_K}, ratio {FIGURE_RATIO}:");
-    println!("{:<14} {}", "attack", aggregators.iter().map(|a| format!("{a:>16}")).collect::<String>());
+    println!("{:<14} {}", "attack", aggregators.iter().map(|a| format!("{a:>18}")).collect::<String>());
     for attack in ATTACKS.split(',') {
         let cells: String = aggregators
             .iter()
             .map(|agg| {
-                let v = table.iter().find(|t| t.0 == attack && t.1 == FIGURE_RATIO && t.2 == FIGURE_K && t.3 == *agg).map_or(f64::NAN, |t| t.4);
-                format!("{v:>16.3}")
+                let v = table
+                    .iter()
+                    .find(|t| t.0 == attack && t.1 == FIGURE_RATIO && t.2 == FIGURE_K && t.3 == *agg)
+                    .map_or(f64::NAN, |t| t.4);
+                format!("{v:>18.3}")
             })
             .collect();
         println!("{attack:<14} {cells}");

@@ -70,7 +70,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.merge {
         let mut shards: Vec<PathBuf> = std::fs::read_dir(&args.out)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("rewards.shard-") && n.ends_with(".csv")))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("rewards.shard-") && n.ends_with(".csv"))
+            })
             .collect();
         shards.sort();
         let rows = merge_csv(&shards, &args.out.join("rewards.csv"))?;
@@ -95,7 +99,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let start = std::time::Instant::now();
         let report = engine.run(RunOptions { progress: !args.quiet, transcripts: None })?;
         let secs = start.elapsed().as_secs_f64();
-        println!("scenario `{}`: {} rounds, seed {}, {:.1} ms ({:.3e} rounds/s)\n", base.name, base.rounds, base.seed, secs * 1e3, base.rounds as f64 / secs);
+        println!(
+            "scenario `{}`: {} rounds, seed {}, {:.1} ms ({:.3e} rounds/s)\n",
+            base.name,
+            base.rounds,
+            base.seed,
+            secs * 1e3,
+            base.rounds as f64 / secs
+        );
         print!("{}", report.table());
         write_csv_file(&args.out.join("rewards.csv"), &[(0, &report)])?;
         write_json_file(&args.out.join("summary.json"), &report)?;
@@ -149,7 +160,12 @@ fn reward_bars(r: &Report) -> String {
         groups,
         series: kinds
             .iter()
-            .map(|&k| (k.as_str().to_owned(), r.nodes.iter().map(|n| if n.kind == k { n.mean_reward } else { f64::NAN }).collect()))
+            .map(|&k| {
+                (
+                    k.as_str().to_owned(),
+                    r.nodes.iter().map(|n| if n.kind == k { n.mean_reward } else { f64::NAN }).collect(),
+                )
+            })
             .collect(),
     }
     .to_svg()
@@ -174,7 +190,15 @@ fn reward_vs_axis(sweep: &Sweep, axis: usize, reports: &[(usize, Report)]) -> Op
             }
         }
     }
-    Some(LineChart { title: format!("Mean reward against {key}"), x_label: key.clone(), y_label: "mean reward".into(), series }.to_svg())
+    Some(
+        LineChart {
+            title: format!("Mean reward against {key}"),
+            x_label: key.clone(),
+            y_label: "mean reward".into(),
+            series,
+        }
+        .to_svg(),
+    )
 }
 
 /// Writes the first `n` rounds' transcripts and recomputes every payout from them.

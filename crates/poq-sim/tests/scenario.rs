@@ -91,3 +91,18 @@ fn structural_errors() {
     let e = Scenario::from_path("/nonexistent/s.toml").unwrap_err().to_string();
     assert!(e.contains("/nonexistent/s.toml"), "{e}");
 }
+
+#[test]
+fn shipped_scenario_files_load_and_run() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut sc = Scenario::from_path(&path).unwrap();
+        sc.rounds = 500;
+        let r = poq_sim::simulate(&sc).unwrap();
+        assert!(r.nodes.iter().all(|n| n.answers > 0), "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 1);
+}
