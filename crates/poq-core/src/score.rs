@@ -47,6 +47,7 @@ impl Score {
     /// Clamps a finite or infinite value into [0, 10]; only NaN is an error.
     ///
     /// Meant for raw model outputs (a logit mapped to 0–10 may overshoot by rounding).
+    #[inline] // the simulator calls this per score, millions of times a second
     pub fn clamped(value: f64) -> Result<Score> {
         if value.is_nan() {
             return Err(Error::InvalidScore { field: "score".to_owned(), value });
