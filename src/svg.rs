@@ -105,7 +105,8 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// A finite range with some room; degenerate or empty input gets a unit range.
 fn range(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
-    let (mut lo, mut hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (mut lo, mut hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if include_zero {
         lo = lo.min(0.0);
         hi = hi.max(0.0);
@@ -140,22 +141,44 @@ impl Frame {
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
         );
         let _ = write!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-        let _ = write!(svg, r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#, (LEFT + W - RIGHT) / 2.0, escape(title));
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#,
+            (LEFT + W - RIGHT) / 2.0,
+            escape(title)
+        );
         let f = Frame { x, y, svg };
         let mut f = f;
         let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - RIGHT, TOP);
         let _ = write!(f.svg, r#"<path d="M{x0} {y1}V{y0}H{x1}" fill="none" stroke="black"/>"#);
         for t in ticks(y.0, y.1) {
             let py = f.py(t);
-            let _ = write!(f.svg, r##"<path d="M{x0} {py:.1}H{x1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, x0 - 6.0, py + 4.0, fmt_tick(t));
+            let _ = write!(
+                f.svg,
+                r##"<path d="M{x0} {py:.1}H{x1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                x0 - 6.0,
+                py + 4.0,
+                fmt_tick(t)
+            );
         }
         if x_ticks {
             for t in ticks(x.0, x.1) {
                 let px = f.px(t);
-                let _ = write!(f.svg, r#"<path d="M{px:.1} {y0}v5" stroke="black"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#, y0 + 18.0, fmt_tick(t));
+                let _ = write!(
+                    f.svg,
+                    r#"<path d="M{px:.1} {y0}v5" stroke="black"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                    y0 + 18.0,
+                    fmt_tick(t)
+                );
             }
         }
-        let _ = write!(f.svg, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, (x0 + x1) / 2.0, H - 14.0, escape(x_label));
+        let _ = write!(
+            f.svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            (x0 + x1) / 2.0,
+            H - 14.0,
+            escape(x_label)
+        );
         let _ = write!(
             f.svg,
             r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
@@ -200,14 +223,32 @@ impl LineChart {
     /// Renders the chart.
     pub fn to_svg(&self) -> String {
         let pts = || self.series.iter().flat_map(|s| s.points.iter());
-        let mut f = Frame::new(&self.title, &self.x_label, &self.y_label, range(pts().map(|p| p.0), false), range(pts().map(|p| p.1), false), true);
+        let mut f = Frame::new(
+            &self.title,
+            &self.x_label,
+            &self.y_label,
+            range(pts().map(|p| p.0), false),
+            range(pts().map(|p| p.1), false),
+            true,
+        );
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let finite: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
-            let d: Vec<String> = finite.iter().enumerate().map(|(j, &(x, y))| format!("{}{:.1} {:.1}", if j == 0 { "M" } else { "L" }, f.px(x), f.py(y))).collect();
+            let finite: Vec<(f64, f64)> =
+                s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            let d: Vec<String> = finite
+                .iter()
+                .enumerate()
+                .map(|(j, &(x, y))| format!("{}{:.1} {:.1}", if j == 0 { "M" } else { "L" }, f.px(x), f.py(y)))
+                .collect();
             let _ = write!(f.svg, r#"<path d="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, d.join(""));
             for &(x, y) in &finite {
-                let _ = write!(f.svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: ({x}, {y})</title></circle>"#, f.px(x), f.py(y), escape(&s.name));
+                let _ = write!(
+                    f.svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: ({x}, {y})</title></circle>"#,
+                    f.px(x),
+                    f.py(y),
+                    escape(&s.name)
+                );
             }
         }
         let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
@@ -227,7 +268,13 @@ impl BarChart {
         let zero = f.py(0.0);
         for (g, name) in self.groups.iter().enumerate() {
             let gx = LEFT + group_w * g as f64;
-            let _ = write!(f.svg, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, gx + group_w / 2.0, H - BOTTOM + 18.0, escape(name));
+            let _ = write!(
+                f.svg,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                gx + group_w / 2.0,
+                H - BOTTOM + 18.0,
+                escape(name)
+            );
             for (i, (sname, values)) in self.series.iter().enumerate() {
                 let Some(&v) = values.get(g) else { continue };
                 if !v.is_finite() {
@@ -254,7 +301,14 @@ impl Scatter {
     /// Renders the chart; each point is labelled next to its marker.
     pub fn to_svg(&self) -> String {
         let ok: Vec<&(String, f64, f64)> = self.points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()).collect();
-        let mut f = Frame::new(&self.title, &self.x_label, &self.y_label, range(ok.iter().map(|p| p.1), false), range(ok.iter().map(|p| p.2), false), true);
+        let mut f = Frame::new(
+            &self.title,
+            &self.x_label,
+            &self.y_label,
+            range(ok.iter().map(|p| p.1), false),
+            range(ok.iter().map(|p| p.2), false),
+            true,
+        );
         for (i, (label, x, y)) in ok.iter().map(|p| (&p.0, p.1, p.2)).enumerate() {
             let (px, py) = (f.px(x), f.py(y));
             let _ = write!(
@@ -319,7 +373,13 @@ mod tests {
         }
         .to_svg();
         assert!(well_formed(&bars) && bars.contains("g2 / s: -0.5"), "{bars}");
-        let sc = Scatter { title: "t".into(), x_label: "x".into(), y_label: "y".into(), points: vec![("Phi-3 <mini>".into(), 1.0, 2.0)] }.to_svg();
+        let sc = Scatter {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            points: vec![("Phi-3 <mini>".into(), 1.0, 2.0)],
+        }
+        .to_svg();
         assert!(well_formed(&sc) && sc.contains("Phi-3 &lt;mini&gt;"), "{sc}");
         assert!(!well_formed("<svg><g></svg>"));
     }
