@@ -1,6 +1,8 @@
 //! The real all-MiniLM-L6-v2 encoder with a seeded classifier head (committed alone, 1.7 kB) against
 //! transformers' BertForSequenceClassification. Fixtures: tests/fixtures/tiny/generate.py.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use poq_eval::cross_encoder::LogitRule;

@@ -1,6 +1,8 @@
 //! Parity of the cross-encoder heads with transformers on tiny seeded checkpoints.
 //! Fixtures: tests/fixtures/tiny/generate.py.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use poq_core::{EvalItem, Evaluator};

@@ -1,6 +1,8 @@
 //! A RoBERTa sentence encoder (max pooling, normalization, max_seq_length 20) against
 //! sentence-transformers. Fixtures: tests/fixtures/tiny/generate.py.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use poq_core::{EvalItem, Evaluator};

@@ -1,5 +1,7 @@
 //! Model folders that are wrong in one way each give a typed error that names the problem.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use poq_eval::{CrossEncoder, Error, ModelDir, StsEvaluator};

@@ -1,6 +1,8 @@
 //! Parity of the STS bi-encoder with sentence-transformers on the real all-MiniLM-L6-v2.
 //! Fixtures: tests/fixtures/minilm/generate.py.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use poq_core::{EvalItem, Evaluator};

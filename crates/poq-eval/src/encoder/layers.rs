@@ -171,7 +171,7 @@ impl Transformer {
             Activation::GeluTanh => inter.gelu()?,
             Activation::Relu => inter.relu()?,
         };
-        Ok(l.out_norm.forward(&(l.out.forward(&inter)? + attn)?)?)
+        l.out_norm.forward(&(l.out.forward(&inter)? + attn)?)
     }
 }
 
