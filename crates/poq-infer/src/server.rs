@@ -514,8 +514,8 @@ impl ServerHandle {
         }
     }
 
-    /// Blocks until the server stops (it only stops through [`ServerHandle::shutdown`] from
-    /// another handle holder or process exit, so this serves forever).
+    /// Blocks while the server runs: nothing else can stop it once the handle is given up here, so
+    /// this serves until the process ends (what a node binary wants).
     pub fn wait(mut self) {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
