@@ -167,7 +167,7 @@ impl Transformer {
         let attn = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
         let inter = l.inter.forward(&attn)?;
         let inter = match self.config.activation {
-            Activation::Gelu => inter.gelu_erf()?,
+            Activation::Gelu => super::gelu::gelu_erf(&inter)?,
             Activation::GeluTanh => inter.gelu()?,
             Activation::Relu => inter.relu()?,
         };

@@ -3,6 +3,7 @@
 
 mod batch;
 mod config;
+mod gelu;
 mod layers;
 mod pooling;
 mod weights;
