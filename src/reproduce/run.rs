@@ -124,11 +124,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         ));
     }
     let mut gen_cache: DiskCache<Generation> = DiskCache::open(cache_dir.join("generations.jsonl"))?;
+    let mut profile_cache: DiskCache<ProfileRecord> = DiskCache::open(cache_dir.join("profiles.jsonl"))?;
     let profiler =
         Profiler::new(ProfileConfig { warmup: 1, repetitions: cfg.profile_repetitions, ..Default::default() })?;
     let mut answers = Vec::new();
     for spec in &generator_specs {
-        answers.push(generate(spec, &prompts, &requests, &mut gen_cache, &profiler, cfg.progress)?);
+        answers.push(generate(spec, &prompts, &requests, &mut gen_cache, &mut profile_cache, &profiler, cfg.progress)?);
     }
     lap("generation and generator profiles", &mut stages);
 
@@ -156,7 +157,15 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let mut score_cache: DiskCache<f64> = DiskCache::open(cache_dir.join("scores.jsonl"))?;
     let mut evaluators = Vec::new();
     for spec in &evaluator_specs {
-        evaluators.push(score_with(spec, &prompts, &answers, &mut score_cache, &profiler, cfg.progress)?);
+        evaluators.push(score_with(
+            spec,
+            &prompts,
+            &answers,
+            &mut score_cache,
+            &mut profile_cache,
+            &profiler,
+            cfg.progress,
+        )?);
     }
     let judge = match &cfg.judge {
         Some(spec) => Some(judge_with(spec, &prompts, &answers, &mut score_cache, cfg.progress)?),
@@ -186,6 +195,7 @@ fn generate(
     prompts: &[Sample],
     requests: &[GenerationRequest],
     cache: &mut DiskCache<Generation>,
+    profiles: &mut DiskCache<ProfileRecord>,
     profiler: &Profiler,
     progress: bool,
 ) -> Result<Answers> {
@@ -216,11 +226,7 @@ fn generate(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    // The profile repeats a few prompts of each task under the profiler's warm-up and repetitions.
-    let m = match &mut model {
-        Some(m) => m,
-        None => model.insert(spec.load()?),
-    };
+    // The profile repeats one prompt of each task under the profiler's warm-up and repetitions.
     let picks: Vec<GenerationRequest> = [Task::QuestionAnswering, Task::Summarization]
         .iter()
         .filter_map(|t| prompts.iter().position(|s| s.task == *t).map(|i| requests[i].clone()))
@@ -228,7 +234,14 @@ fn generate(
     let profile = if picks.is_empty() {
         None
     } else {
-        Some(profiler.profile_generator(m.as_mut(), &Target::new(device_name(), "model"), &picks)?)
+        let key = cache_key(&["generator-profile", &id, &serde_json::to_string(&(&picks, profiler.config()))?]);
+        Some(profiles.get_or_try_insert(key, || -> Result<ProfileRecord> {
+            let m = match &mut model {
+                Some(m) => m,
+                None => model.insert(spec.load()?),
+            };
+            Ok(profiler.profile_generator(m.as_mut(), &Target::new(device_name(), "model"), &picks)?)
+        })?)
     };
     Ok(Answers { name: spec.name.clone(), spec: spec.to_string(), files, generations, profile })
 }
@@ -249,6 +262,7 @@ fn score_with(
     prompts: &[Sample],
     answers: &[Answers],
     cache: &mut DiskCache<f64>,
+    profiles: &mut DiskCache<ProfileRecord>,
     profiler: &Profiler,
     progress: bool,
 ) -> Result<Scores> {
@@ -285,12 +299,20 @@ fn score_with(
     let profile = if sample_items.is_empty() {
         None
     } else {
-        Some(profiler.profile_evaluator(
-            evaluator.as_ref(),
-            &Target::new(device_name(), "f32"),
-            &sample_items,
-            &[1, 2, 4, 8, 16, 32],
-        )?)
+        let batches = [1, 2, 4, 8, 16, 32];
+        let key = cache_key(&[
+            "evaluator-profile",
+            &id,
+            &serde_json::to_string(&(&sample_items, batches, profiler.config()))?,
+        ]);
+        Some(profiles.get_or_try_insert(key, || -> Result<ProfileRecord> {
+            Ok(profiler.profile_evaluator(
+                evaluator.as_ref(),
+                &Target::new(device_name(), "f32"),
+                &sample_items,
+                &batches,
+            )?)
+        })?)
     };
     Ok(Scores { name: spec.name(), files, scores, profile })
 }

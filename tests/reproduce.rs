@@ -1,0 +1,105 @@
+//! End-to-end test of the reproduction on the bundled sample: with the real small models when they
+//! are fetched (required in CI), and with none at all.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use poq::reproduce::{Config, run};
+use std::path::{Path, PathBuf};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("POQ_MODELS_DIR").map_or_else(|| root().join("models"), PathBuf::from)
+}
+
+fn config(out: &str, models: PathBuf) -> Config {
+    let out = std::env::temp_dir().join(format!("poq-reproduce-{}-{out}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    Config {
+        out,
+        squad: Some(root().join("examples/data/squad-sample.json")),
+        cnndm: Some(root().join("examples/data/cnndm-sample.jsonl")),
+        per_task: 2,
+        rounds: 300,
+        profile_repetitions: 1,
+        models_dir: models,
+        progress: false,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
+    let models = models_dir();
+    let gguf = models.join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !gguf.is_file() || !models.join("all-MiniLM-L6-v2/model.safetensors").is_file() {
+        assert!(std::env::var("POQ_REQUIRE_MODELS").is_err(), "models missing: run scripts/fetch-models.sh");
+        eprintln!("skipped: models missing, run scripts/fetch-models.sh");
+        return;
+    }
+    let cfg = config("real", models);
+    let outcome = run(&cfg).unwrap();
+    let report = std::fs::read_to_string(&outcome.report).unwrap();
+    for section in [
+        "## Evaluator agreement",
+        "## Quality and latency per model",
+        "## Measured costs",
+        "## Monte Carlo PoQ rewards from the measurements",
+        "## The paper's scenario",
+    ] {
+        assert!(report.contains(section), "report lacks {section}:\n{report}");
+    }
+    assert!(report.contains("SmolLM2-135M-Instruct (Q4_1)") && report.contains("sts:all-MiniLM-L6-v2"));
+    // One row per (model, prompt, evaluator): 1 × 4 × 1, plus the header.
+    let scores = std::fs::read_to_string(cfg.out.join("scores.csv")).unwrap();
+    assert_eq!(scores.lines().count(), 5, "{scores}");
+    for svg in ["quality_latency.svg", "rewards_measured.svg", "beta_sweep_measured.svg", "rewards_paper.svg"] {
+        let text = std::fs::read_to_string(cfg.out.join(svg)).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cfg.out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["generators"][0]["files"][0]["sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    assert_eq!(manifest["seed"], 42);
+
+    // A second run finds every generation and score in the cache: nothing is appended.
+    let cache = |f: &str| std::fs::read_to_string(cfg.out.join("cache").join(f)).unwrap();
+    let (gens, scored) = (cache("generations.jsonl"), cache("scores.jsonl"));
+    assert_eq!(gens.lines().count(), 4);
+    run(&cfg).unwrap();
+    assert_eq!(cache("generations.jsonl"), gens);
+    assert_eq!(cache("scores.jsonl"), scored);
+    let _ = std::fs::remove_dir_all(&cfg.out);
+}
+
+#[test]
+fn without_models_it_still_runs_what_needs_none_and_says_what_it_skipped() {
+    let empty = std::env::temp_dir().join(format!("poq-no-models-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let cfg = config("none", empty.clone());
+    let outcome = run(&cfg).unwrap();
+    assert!(outcome.skipped.iter().any(|s| s.contains("no inference model") && s.contains("fetch-models.sh")));
+    assert!(outcome.skipped.iter().any(|s| s.contains("model evaluators")));
+    let report = std::fs::read_to_string(&outcome.report).unwrap();
+    assert!(report.contains("Skipped: it needs at least one inference model"));
+    // The calibrated paper scenario still runs and ranks Llama-3.2-3B above Phi-3-mini.
+    let rewards = std::fs::read_to_string(cfg.out.join("rewards_paper.csv")).unwrap();
+    assert!(rewards.contains("Llama-3.2-3B") && rewards.contains("Phi-3-mini"));
+    assert!(report.find("| Llama-3.2-3B").is_some());
+    let _ = std::fs::remove_dir_all(&cfg.out);
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
+#[test]
+fn a_bad_spec_is_a_clear_error() {
+    let err = "@http://127.0.0.1:1/v1".parse::<poq::reproduce::GeneratorSpec>().unwrap_err().to_string();
+    assert!(err.contains("generator") && err.contains("model name"), "{err}");
+    let mut cfg = config("bad", models_dir());
+    cfg.squad = Some(root().join("examples/data/missing.json"));
+    let err = run(&cfg).unwrap_err().to_string();
+    assert!(err.contains("missing.json"), "{err}");
+}
