@@ -52,6 +52,12 @@ fn rate(s: &Summary, unit: &str) -> String {
     format!("{:.2} ± {:.2} {unit}", s.mean, s.std)
 }
 
+/// Milliseconds with three decimals, or four significant digits below 1 ms (token F1 takes
+/// microseconds).
+fn fmt_ms(v: f64) -> String {
+    if v >= 1.0 || v == 0.0 { format!("{v:.3}") } else { format!("{v:.3e}") }
+}
+
 fn rows_of(r: &ProfileRecord) -> Vec<[String; 11]> {
     let row = |test: String, rate: String, lat: (f64, f64, f64), mb: f64| {
         [
@@ -62,9 +68,9 @@ fn rows_of(r: &ProfileRecord) -> Vec<[String; 11]> {
             r.machine.threads.to_string(),
             test,
             rate,
-            format!("{:.3}", lat.0),
-            format!("{:.3}", lat.1),
-            format!("{:.3}", lat.2),
+            fmt_ms(lat.0),
+            fmt_ms(lat.1),
+            fmt_ms(lat.2),
             format!("{mb:.1}"),
         ]
     };
