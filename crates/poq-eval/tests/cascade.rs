@@ -1,5 +1,8 @@
 //! The cascade escalates exactly the uncertain items, keeps order, and counts stage two.
 
+// Test helpers outside #[test] fns may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use poq_core::{EvalItem, Evaluator, Score};
 use poq_eval::{Cascade, TokenF1};
 use std::sync::Mutex;

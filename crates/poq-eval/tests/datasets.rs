@@ -1,5 +1,8 @@
 //! Loaders, sampling and prompts on hand-written fixtures, and on the real files when present.
 
+// Test helpers outside #[test] fns may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use poq_core::Task;
 use poq_eval::datasets::{
     PromptTemplates, cnndm_test_path, load_cnndm_csv, load_cnndm_jsonl, load_squad, sample_n, sample_per_task,

@@ -1,5 +1,8 @@
 //! The LLM judge with a scripted fake generator: prompts, greedy decoding, parsing, one re-ask.
 
+// Test helpers outside #[test] fns may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use poq_core::{EvalItem, Evaluator, FinishReason, Generation, GenerationRequest, Generator, Role};
 use poq_eval::{Error, LlmJudge};
 use std::collections::VecDeque;

@@ -1,6 +1,9 @@
 //! Correlations, p-values and calibration fits agree with scipy and sklearn
 //! (fixtures from scripts/gen_stats_fixture.py); bootstrap intervals are seeded and sane.
 
+// Test helpers outside #[test] fns may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use poq_core::Task;
 use poq_eval::stats::{
     BootstrapConfig, Calibration, IsotonicFit, LinearFit, Method, correlate, correlate_by_task, kendall_tau_b, pearson,
