@@ -52,9 +52,10 @@ struct Args {
     /// A tokenizer.json to use instead of the one in the GGUF metadata.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Dequantize GGUF weights to f32 at load (the Python reference's numbers; more memory, slower).
-    #[arg(long)]
-    gguf_f32: bool,
+    /// How GGUF weights are multiplied: f32 (dequantized at load, the default), q8_0
+    /// (re-quantized at load) or native (the file's own quantization).
+    #[arg(long, default_value = "f32")]
+    gguf: String,
     /// Run on the CPU even when a GPU build finds a GPU.
     #[arg(long)]
     cpu: bool,
@@ -66,9 +67,12 @@ struct Args {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut options = if args.cpu { LoadOptions::default() } else { LoadOptions::best()? };
     options.tokenizer = args.tokenizer.clone();
-    if args.gguf_f32 {
-        options.gguf_precision = GgufPrecision::Dequantized;
-    }
+    options.gguf_precision = match args.gguf.as_str() {
+        "f32" => GgufPrecision::Dequantized,
+        "q8_0" => GgufPrecision::Q8_0,
+        "native" => GgufPrecision::Quantized,
+        other => return Err(format!("--gguf must be f32, q8_0 or native, not `{other}`").into()),
+    };
     let mut generator = LocalGenerator::load(&args.model, &options)?;
     let mut messages = Vec::new();
     if let Some(s) = &args.system {

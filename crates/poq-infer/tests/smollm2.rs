@@ -77,11 +77,13 @@ fn answers_the_capital_of_france() {
 #[test]
 fn quantized_kernels_run_too() {
     let Some(p) = model_path() else { return };
-    let opts = LoadOptions { gguf_precision: GgufPrecision::Quantized, ..LoadOptions::default() };
-    let mut g = LocalGenerator::load(p.to_str().unwrap(), &opts).unwrap();
-    let out = g.generate(&GenerationRequest::user("What is the capital of France?", 3)).unwrap();
-    assert_eq!(out.generated_tokens, 3);
-    assert!(!out.text.is_empty());
+    for precision in [GgufPrecision::Quantized, GgufPrecision::Q8_0] {
+        let opts = LoadOptions { gguf_precision: precision, ..LoadOptions::default() };
+        let mut g = LocalGenerator::load(p.to_str().unwrap(), &opts).unwrap();
+        let out = g.generate(&GenerationRequest::user("What is the capital of France?", 3)).unwrap();
+        assert_eq!(out.generated_tokens, 3, "{precision:?}");
+        assert!(!out.text.is_empty(), "{precision:?}");
+    }
 }
 
 #[test]
