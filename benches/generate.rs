@@ -7,6 +7,7 @@
 //! `prefill/128` runs a 128-token prompt from an empty cache; `decode/64` runs 64 single-token
 //! steps after a short prompt (greedy, sampling included). Throughput is in tokens (elements) per
 //! second. Skips when the model is absent (run scripts/fetch-models.sh).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use poq::infer::gguf;
