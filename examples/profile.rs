@@ -55,8 +55,8 @@ struct Args {
 }
 
 /// Answers scored against references, of the lengths evaluators see in a round: short QA answers
-/// and one-sentence summaries.
-fn items() -> Vec<EvalItem> {
+/// and one-sentence summaries, `n` of them, all different.
+fn items(n: usize) -> Vec<EvalItem> {
     let pairs: [(&str, &[&str]); 8] = [
         ("The capital of France is Paris.", &["Paris"]),
         ("Denver Broncos", &["Denver Broncos", "The Denver Broncos"]),
@@ -76,7 +76,16 @@ fn items() -> Vec<EvalItem> {
             &["Storms flood the region and cut power to thousands of homes."],
         ),
     ];
-    pairs.iter().map(|(c, refs)| EvalItem::new(*c, refs.iter().map(|r| r.to_string()).collect())).collect()
+    // Distinct texts for every item of the largest batch: the STS evaluator embeds each distinct
+    // text once per batch, so repeated items would measure a cache, not a batch.
+    (0..n)
+        .map(|i| {
+            let (c, refs) = pairs[i % pairs.len()];
+            let round = i / pairs.len();
+            let refs = refs.iter().map(|r| format!("{r} (case {round})")).collect();
+            EvalItem::new(format!("{c} (case {round})"), refs)
+        })
+        .collect()
 }
 
 /// A QA prompt with context, a summarization prompt and an open question.
@@ -108,7 +117,7 @@ fn profile_evaluator(
     spec: &str,
     sizes: &[usize],
 ) -> Result<ProfileRecord, Box<dyn std::error::Error>> {
-    let items = items();
+    let items = items(sizes.iter().copied().max().unwrap_or(1));
     let (kind, dir) = spec.split_once('=').map_or((spec, None), |(k, d)| (k, Some(d)));
     let label = |dir: &str| Path::new(dir).file_name().map_or(dir.to_owned(), |n| n.to_string_lossy().into_owned());
     // Each model lives only while it is profiled, so the next one's peak memory excludes it.

@@ -39,7 +39,9 @@ pub fn throughput_knee(sweep: &[(usize, f64)], fraction: f64) -> Option<usize> {
 impl Profiler {
     /// Profiles `evaluator` at each batch size in `batch_sizes` (deduplicated and sorted).
     ///
-    /// Batches are filled by cycling through `items`. At each batch size the evaluator runs
+    /// Batches are filled by cycling through `items`. Evaluators may embed a repeated text once
+    /// per batch (the STS evaluator does), so pass at least as many distinct items as the largest
+    /// batch size, or the large batches measure a cache. At each batch size the evaluator runs
     /// [`warmup`](crate::ProfileConfig::warmup) times unmeasured, then
     /// [`repetitions`](crate::ProfileConfig::repetitions) times measured.
     ///
