@@ -197,9 +197,24 @@ fn md_missing(path: &Path, key: &str) -> Error {
 fn check_tensors_fit(content: &gguf_file::Content, path: &Path) -> Result<()> {
     let len = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?.len();
     for (name, info) in &content.tensor_infos {
-        let elems = info.shape.elem_count();
-        let block = info.ggml_dtype.block_size();
-        let bytes = (elems / block.max(1)) as u64 * info.ggml_dtype.type_size() as u64;
+        // Checked: a hostile header can declare dimensions whose product overflows (fuzz-found).
+        let elems = info.shape.dims().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let block = info.ggml_dtype.block_size().max(1) as u64;
+        // An empty tensor makes candle build a slice from a dangling, misaligned pointer (UB, fuzz-found).
+        if elems == Some(0) {
+            return Err(Error::Tensor {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                message: "has no elements".into(),
+            });
+        }
+        let Some(bytes) = elems.and_then(|e| (e / block).checked_mul(info.ggml_dtype.type_size() as u64)) else {
+            return Err(Error::Tensor {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                message: format!("shape {:?} is too large", info.shape.dims()),
+            });
+        };
         let end = content.tensor_data_offset.saturating_add(info.offset).saturating_add(bytes);
         if end > len {
             return Err(Error::Tensor {
