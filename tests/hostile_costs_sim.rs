@@ -6,6 +6,9 @@
 use poq::core::{CostProfile, Error, Normalization, normalize_costs};
 use poq::sim::{Cost, Scenario, SimError, evaluator_node, inference_node, paper};
 
+/// Sets one field of a profile to a value.
+type Setter = Box<dyn Fn(&mut CostProfile)>;
+
 const BAD: [f64; 4] = [f64::NAN, -1.0, f64::INFINITY, f64::NEG_INFINITY];
 
 #[test]
@@ -38,7 +41,7 @@ fn cost_profile_validate_names_the_field() {
         assert!(
             matches!(CostProfile::from_latency_ms(bad), Err(Error::InvalidCost { ref field, .. }) if field == "latency_mean_ms")
         );
-        let cases: Vec<(&str, Box<dyn Fn(&mut CostProfile)>)> = vec![
+        let cases: Vec<(&str, Setter)> = vec![
             ("latency_p95_ms", Box::new(move |p| p.latency_p95_ms = bad)),
             ("throughput_items_per_s", Box::new(move |p| p.throughput_items_per_s = bad)),
             ("peak_memory_mb", Box::new(move |p| p.peak_memory_mb = bad)),
