@@ -91,23 +91,35 @@ impl<R: Read + Seek> Walker<R> {
         self.wide = self.u32()? >= 2;
         let _tensors = self.length()?;
         let kvs = self.length()?;
+        // candle keeps the last of repeated keys, so the whole table is walked.
+        let mut found = None;
         for _ in 0..kvs {
-            let key = self.string(true)?;
-            let value_type = self.u32()?;
-            if key == b"general.alignment" {
+            let Some(key) = self.string(true) else { return found };
+            let Some(value_type) = self.u32() else { return found };
+            let is_alignment = key == b"general.alignment";
+            if is_alignment && value_type > 5 {
+                // candle ignores a non-integer alignment (it uses its default).
+                found = None;
+            }
+            if is_alignment && value_type <= 5 {
                 let mut b = [0u8; 4];
-                let width = fixed_size(value_type).filter(|&w| w <= 4)?;
-                self.reader.read_exact(&mut b[..usize::try_from(width).ok()?]).ok()?;
-                return Some(match value_type {
+                let width = fixed_size(value_type).and_then(|w| usize::try_from(w).ok()).unwrap_or(4);
+                if self.reader.read_exact(&mut b[..width]).is_err() {
+                    return found;
+                }
+                found = Some(match value_type {
                     1 => i64::from(b[0] as i8),
                     3 => i64::from(i16::from_le_bytes([b[0], b[1]])),
                     5 => i64::from(i32::from_le_bytes(b)),
                     _ => i64::from(u32::from_le_bytes(b)),
                 });
+                continue;
             }
-            self.skip_value(value_type, 0)?;
+            if self.skip_value(value_type, 0).is_none() {
+                return found;
+            }
         }
-        None
+        found
     }
 }
 
