@@ -9,6 +9,7 @@
 //! `Generator::generate` takes `&mut self` while an [`Evaluator`] is shared, so the generator sits
 //! behind a mutex and items are judged one at a time.
 
+use crate::datasets::fill;
 use crate::error::{Error, Result};
 use poq_core::{ChatMessage, EvalItem, Evaluator, GenerationRequest, Generator, Role, Sampling, Score};
 use std::sync::Mutex;
@@ -108,28 +109,6 @@ impl<G: Generator> Evaluator for LlmJudge<G> {
     fn score_batch(&self, items: &[EvalItem]) -> poq_core::Result<Vec<Score>> {
         Ok(items.iter().map(|it| self.judge(it)).collect::<Result<Vec<_>>>()?)
     }
-}
-
-/// Replaces `{key}` placeholders in one pass, so braces inside values stay as they are.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match values.iter().find(|(k, _)| after.starts_with(k) && after[k.len()..].starts_with('}')) {
-            Some((k, v)) => {
-                out.push_str(v);
-                rest = &after[k.len() + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A number found in a reply, with where it is.

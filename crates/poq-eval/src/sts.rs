@@ -37,6 +37,10 @@ pub enum ScoreMapping {
 impl ScoreMapping {
     /// The score for cosine `cos`.
     pub fn apply(self, cos: f64) -> Result<Score> {
+        // `f64::max` drops NaN, which would turn a broken embedding into a silent 0.
+        if cos.is_nan() {
+            return Err(poq_core::Error::InvalidScore { field: "cosine similarity".into(), value: cos }.into());
+        }
         let v = match self {
             ScoreMapping::ClampedCosine => 10.0 * cos.max(0.0),
             ScoreMapping::Shifted => 5.0 * (cos + 1.0),

@@ -10,6 +10,7 @@ mod sampling;
 mod squad;
 
 pub use cnndm::{load_cnndm_csv, load_cnndm_jsonl};
+pub(crate) use prompt::fill;
 pub use prompt::{PromptTemplates, QA_MAX_NEW_TOKENS, SUMMARY_MAX_NEW_TOKENS};
 pub use sampling::{sample_n, sample_per_task};
 pub use squad::load_squad;

@@ -73,7 +73,7 @@ impl PromptTemplates {
 }
 
 /// Replaces `{key}` placeholders of the template in one pass, so braces inside values are kept as is.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
