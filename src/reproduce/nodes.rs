@@ -196,14 +196,19 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The folders directly inside `dir`, sorted; none when it cannot be read.
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs
+}
+
 /// The generators found in `models_dir`: every `.gguf` file one level down, and every folder with
 /// a causal-LM `config.json` and safetensors weights.
 pub fn default_generators(models_dir: &Path) -> Vec<GeneratorSpec> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(models_dir) else { return found };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in subdirs(models_dir) {
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
         let files = model_files(&dir);
         let ggufs: Vec<&PathBuf> = files.iter().filter(|p| p.extension().is_some_and(|e| e == "gguf")).collect();
@@ -223,10 +228,7 @@ pub fn default_generators(models_dir: &Path) -> Vec<GeneratorSpec> {
 /// cross-encoders.
 pub fn default_evaluators(models_dir: &Path) -> Vec<EvaluatorSpec> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(models_dir) else { return found };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in subdirs(models_dir) {
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
         if dir.join("modules.json").is_file() {
             found.push(EvaluatorSpec { kind: EvaluatorKind::Sts, dir });
