@@ -3,6 +3,7 @@
 //! when no `tokenizer.json` is given.
 
 mod alignment;
+pub mod hyperparams;
 pub mod metadata;
 pub mod tokenizer;
 
@@ -100,13 +101,13 @@ pub fn load(path: &Path, device: &Device) -> Result<GgufFile> {
 
 /// As [`load`], choosing how weights are multiplied.
 pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Result<GgufFile> {
-    let (content, mut reader) = read_content(path)?;
+    let (mut content, mut reader) = read_content(path)?;
     let md = Metadata::new(&content, path);
     let architecture = md.string("general.architecture")?.to_string();
     let tokenizer = tokenizer::from_metadata(&md)?;
-    let ctx_key = format!("{architecture}.context_length");
-    let declared = md.opt_u32(&ctx_key)?.map(|c| c as usize);
     check_tensors_fit(&content, path)?;
+    let shapes = hyperparams::check(&md, &content, &architecture)?;
+    let declared = hyperparams::cap_phi3_context(&mut content, &architecture, shapes);
     let wrap = |e: candle_core::Error| Error::Format {
         path: path.to_path_buf(),
         location: format!("GGUF tensors ({architecture})"),
