@@ -117,7 +117,7 @@ impl Engine {
                 (i, i + 1)
             }
         };
-        let k = self.k;
+        let k = self.k.min(MAX_K); // always true (checked at build); lets the compiler drop bounds checks
         self.sample_evaluators(scratch, &mut rng);
         let Scratch { truths, ids, active, scores, weights, pay, slashed, .. } = scratch;
         for j in 0..k {
@@ -200,7 +200,7 @@ impl Engine {
                 let split = split_budget(pool, &pay[..=k]).map_err(|e| in_round(r, e))?;
                 pay[..=k].copy_from_slice(&split);
             }
-            slashed[..=k].iter_mut().for_each(|s| *s = false);
+            // With audits off nothing is ever slashed: `slashed` keeps its initial all-false.
             if self.audit.rate > 0.0 {
                 slashed[0] = rng.chance(self.audit.rate) && self.audit_fails(node.reported_ms, true_ms);
                 for j in 0..k {
@@ -211,16 +211,18 @@ impl Engine {
                     };
                     slashed[j + 1] = rng.chance(self.audit.rate) && self.audit_fails(e.reported_ms, ms);
                 }
-            }
-            for j in 0..=k {
-                let slot = if j == 0 { f } else { nf + ids[j - 1] };
-                let sums = &mut acc.nodes[slot];
-                if slashed[j] {
-                    pay[j] -= self.audit.penalty;
-                    sums.slashes += 1;
-                    sums.slashed += self.audit.penalty;
+                for j in 0..=k {
+                    if slashed[j] {
+                        let sums = &mut acc.nodes[if j == 0 { f } else { nf + ids[j - 1] }];
+                        pay[j] -= self.audit.penalty;
+                        sums.slashes += 1;
+                        sums.slashed += self.audit.penalty;
+                    }
                 }
-                sums.add(pay[j]);
+            }
+            acc.nodes[f].add(pay[0]);
+            for j in 0..k {
+                acc.nodes[nf + ids[j]].add(pay[j + 1]);
             }
 
             if let Some(tx) = tx.as_mut() {

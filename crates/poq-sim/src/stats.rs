@@ -14,8 +14,6 @@ pub(crate) struct ChunkSums {
     shift: f64,
     s1: f64,
     s2: f64,
-    min: f64,
-    max: f64,
     pub(crate) slashes: u64,
     pub(crate) slashed: f64,
 }
@@ -25,14 +23,10 @@ impl ChunkSums {
     pub(crate) fn add(&mut self, x: f64) {
         if self.n == 0 {
             self.shift = x;
-            self.min = x;
-            self.max = x;
         }
         let d = x - self.shift;
         self.s1 += d;
         self.s2 += d * d;
-        self.min = self.min.min(x);
-        self.max = self.max.max(x);
         self.n += 1;
     }
 }
@@ -46,16 +40,12 @@ pub struct Welford {
     pub mean: f64,
     /// Sum of squared deviations from the mean.
     pub m2: f64,
-    /// Smallest observation.
-    pub min: f64,
-    /// Largest observation.
-    pub max: f64,
 }
 
 impl Welford {
     /// Adds one observation.
     pub fn push(&mut self, x: f64) {
-        self.merge(&Welford { n: 1, mean: x, m2: 0.0, min: x, max: x });
+        self.merge(&Welford { n: 1, mean: x, m2: 0.0 });
     }
 
     /// Merges another accumulator into this one.
@@ -72,8 +62,6 @@ impl Welford {
         let (na, nb) = (self.n as f64, o.n as f64);
         self.mean += d * nb / n as f64;
         self.m2 += o.m2 + d * d * na * nb / n as f64;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
         self.n = n;
     }
 
@@ -84,7 +72,7 @@ impl Welford {
         let nf = c.n as f64;
         let mean = c.shift + c.s1 / nf;
         let m2 = (c.s2 - c.s1 * c.s1 / nf).max(0.0);
-        self.merge(&Welford { n: c.n, mean, m2, min: c.min, max: c.max });
+        self.merge(&Welford { n: c.n, mean, m2 });
     }
 
     /// Sample standard deviation (NaN below two observations).
