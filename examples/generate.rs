@@ -53,7 +53,8 @@ struct Args {
     #[arg(long)]
     tokenizer: Option<PathBuf>,
     /// How GGUF weights are multiplied: f32 (dequantized at load, the default), q8_0
-    /// (re-quantized at load) or native (the file's own quantization).
+    /// (re-quantized at load), mixed (f32 prompts, Q8_0 decoding) or native (the file's own
+    /// quantization).
     #[arg(long, default_value = "f32")]
     gguf: String,
     /// Run on the CPU even when a GPU build finds a GPU.
@@ -71,7 +72,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "f32" => GgufPrecision::Dequantized,
         "q8_0" => GgufPrecision::Q8_0,
         "native" => GgufPrecision::Quantized,
-        other => return Err(format!("--gguf must be f32, q8_0 or native, not `{other}`").into()),
+        "mixed" => GgufPrecision::Mixed,
+        other => return Err(format!("--gguf must be f32, q8_0, mixed or native, not `{other}`").into()),
     };
     let mut generator = LocalGenerator::load(&args.model, &options)?;
     let mut messages = Vec::new();

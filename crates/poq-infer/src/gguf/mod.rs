@@ -4,6 +4,7 @@
 
 mod alignment;
 pub mod hyperparams;
+mod llama;
 pub mod metadata;
 pub mod tokenizer;
 
@@ -21,6 +22,8 @@ pub use tokenizer::GgufTokenizer;
 
 /// The architectures we run, by `general.architecture`.
 enum Weights {
+    /// Ours, f32 (see [`llama`]).
+    F32Llama(llama::Llama),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Phi3(quantized_phi3::ModelWeights),
@@ -29,6 +32,7 @@ enum Weights {
 impl std::fmt::Debug for Weights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Weights::F32Llama(_) => "Llama (f32)",
             Weights::Llama(_) => "quantized Llama",
             Weights::Qwen2(_) => "quantized Qwen2",
             Weights::Phi3(_) => "quantized Phi3",
@@ -92,6 +96,10 @@ pub enum GgufPrecision {
     /// Weight matrices re-quantized to Q8_0 at load (candle has SIMD kernels for it), 8-bit
     /// activations; about 1.06 bytes per weight.
     Q8_0,
+    /// Llama-architecture files: f32 for prompts and a Q8_0 copy for one-token decoding steps,
+    /// the fastest on CPUs (prompts are bound by arithmetic, decoding by memory traffic); about
+    /// 5 bytes per weight. Other architectures run as [`Dequantized`](GgufPrecision::Dequantized).
+    Mixed,
 }
 
 /// Loads the model and the metadata tokenizer of a GGUF file onto `device`.
@@ -105,17 +113,40 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     let md = Metadata::new(&content, path);
     let architecture = md.string("general.architecture")?.to_string();
     let tokenizer = tokenizer::from_metadata(&md)?;
+    if !SUPPORTED.contains(&architecture.as_str()) {
+        return Err(unsupported(&architecture, path));
+    }
     check_tensors_fit(&content, path)?;
     let shapes = hyperparams::check(&md, &content, &architecture)?;
     let declared = hyperparams::cap_phi3_context(&mut content, &architecture, shapes);
+    let md = Metadata::new(&content, path);
     let wrap = |e: candle_core::Error| Error::Format {
         path: path.to_path_buf(),
         location: format!("GGUF tensors ({architecture})"),
         message: e.to_string(),
     };
+    if matches!(precision, GgufPrecision::Dequantized | GgufPrecision::Mixed)
+        && architecture == "llama"
+        && llama::Llama::supports(&md, shapes.head_dim())?
+    {
+        let context = declared.unwrap_or(quantized_llama::MAX_SEQ_LEN);
+        let model =
+            llama::Llama::load(&content, &mut reader, &md, shapes, context, precision == GgufPrecision::Mixed, device)
+                .map_err(|e| match e {
+                    Error::Candle(e) => wrap(e),
+                    other => other,
+                })?;
+        let model = GgufModel {
+            weights: Weights::F32Llama(model),
+            device: device.clone(),
+            context_length: context,
+            architecture,
+        };
+        return Ok(GgufFile { model, tokenizer });
+    }
     let target = match precision {
         GgufPrecision::Quantized => None,
-        GgufPrecision::Dequantized => Some(GgmlDType::F32),
+        GgufPrecision::Dequantized | GgufPrecision::Mixed => Some(GgmlDType::F32),
         GgufPrecision::Q8_0 => Some(GgmlDType::Q8_0),
     };
     if let Some(target) = target {
@@ -180,14 +211,20 @@ fn finish<R: Read + Seek>(
             let w = quantized_phi3::ModelWeights::from_gguf(false, content, reader, device).map_err(wrap)?;
             (Weights::Phi3(w), ctx)
         }
-        other => {
-            return Err(Error::Unsupported(format!(
-                "GGUF architecture `{other}` in {}; supported: llama, qwen2, phi3",
-                path.display()
-            )));
-        }
+        other => return Err(unsupported(other, path)),
     };
     Ok(GgufFile { model: GgufModel { weights, device: device.clone(), context_length, architecture }, tokenizer })
+}
+
+/// The values of `general.architecture` we run.
+const SUPPORTED: [&str; 3] = ["llama", "qwen2", "phi3"];
+
+fn unsupported(architecture: &str, path: &Path) -> Error {
+    Error::Unsupported(format!(
+        "GGUF architecture `{architecture}` in {}; supported: {}",
+        path.display(),
+        SUPPORTED.join(", ")
+    ))
 }
 
 fn md_missing(path: &Path, key: &str) -> Error {
@@ -239,6 +276,7 @@ impl CausalLm for GgufModel {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.weights {
+            Weights::F32Llama(m) => return Ok(m.forward(tokens, pos)?.to_vec1()?),
             Weights::Llama(m) => m.forward(&input, pos)?,
             Weights::Qwen2(m) => m.forward(&input, pos)?,
             Weights::Phi3(m) => m.forward(&input, pos)?,
@@ -248,6 +286,7 @@ impl CausalLm for GgufModel {
 
     fn reset(&mut self) -> Result<()> {
         match &mut self.weights {
+            Weights::F32Llama(m) => m.clear(),
             Weights::Llama(m) => m.clear_kv_cache(),
             Weights::Qwen2(m) => m.clear_kv_cache(),
             // Phi-3 resets its cache itself when a forward starts at position 0.
