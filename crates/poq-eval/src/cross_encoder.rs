@@ -126,7 +126,7 @@ impl CrossEncoder {
         let (head, num_labels) = head;
         let rule = logit_rule(dir, num_labels)?;
         Ok(CrossEncoder {
-            tokenizer: dir.tokenizer(config.max_positions())?,
+            tokenizer: dir.tokenizer(config.max_positions(), config.vocab_size)?,
             head,
             rule,
             num_labels,
@@ -169,7 +169,7 @@ impl CrossEncoder {
         })?;
         let pad = config.pad_token_id.unwrap_or(0);
         Ok(CrossEncoder {
-            tokenizer: dir.tokenizer(config.max_position_embeddings)?,
+            tokenizer: dir.tokenizer(config.max_position_embeddings, config.vocab_size)?,
             head: Head::Deberta(Box::new(model)),
             rule,
             num_labels,

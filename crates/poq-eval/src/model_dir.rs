@@ -123,24 +123,35 @@ impl ModelDir {
         self.dir.join("config.json")
     }
 
-    /// Deserializes `config.json` into `T`, naming the file on failure.
+    /// Deserializes `config.json` into `T`, naming the file and the offending key on failure.
     pub fn parse_config<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(self.config.clone()).map_err(|e| Error::Format {
+        serde_path_to_error::deserialize(self.config.clone()).map_err(|e| Error::Format {
             path: self.config_path(),
-            location: "config".into(),
-            message: e.to_string(),
+            location: key_path(e.path()),
+            message: e.into_inner().to_string(),
         })
     }
 
     /// Loads `tokenizer.json` with truncation at `max_len` tokens and without padding (the
-    /// evaluators pad each batch themselves).
-    pub fn tokenizer(&self, max_len: usize) -> Result<Tokenizer> {
+    /// evaluators pad each batch themselves). A tokenizer with more ids than the model's
+    /// `vocab_size` embedding rows belongs to another model and is refused.
+    pub fn tokenizer(&self, max_len: usize, vocab_size: usize) -> Result<Tokenizer> {
         let path = self.dir.join("tokenizer.json");
         let mut tok = Tokenizer::from_file(&path).map_err(|e| Error::Format {
             path: path.clone(),
             location: "tokenizer".into(),
             message: e.to_string(),
         })?;
+        let ids = tok.get_vocab_size(true);
+        if ids > vocab_size {
+            return Err(Error::Format {
+                path,
+                location: "model.vocab".into(),
+                message: format!(
+                    "{ids} token ids but config.json has vocab_size {vocab_size}: not this model's tokenizer"
+                ),
+            });
+        }
         tok.with_padding(None);
         tok.with_truncation(Some(tokenizers::TruncationParams { max_length: max_len, ..Default::default() }))
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
@@ -162,6 +173,12 @@ impl ModelDir {
         }
         Ok(all)
     }
+}
+
+/// A JSON key path for error messages (`hidden_size`, `id2label.0`), or the file itself at the root.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    let p = path.to_string();
+    if p == "." { "config.json".into() } else { p }
 }
 
 fn require(dir: &Path, file: &str) -> Result<PathBuf> {

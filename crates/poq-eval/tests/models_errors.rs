@@ -128,6 +128,12 @@ fn configs_that_do_not_match_the_weights() {
         v["id2label"] = serde_json::json!({"0": "a", "1": "b"});
     });
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Format { location, .. }) if location == "id2label"));
+    // A mistyped value names its key.
+    edit_config(&dir, |v| {
+        v["id2label"] = serde_json::json!({"0": "a"});
+        v["hidden_size"] = "wide".into();
+    });
+    assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Format { location, .. }) if location == "hidden_size"));
     std::fs::write(dir.join("config.json"), "{ not json").unwrap();
     assert!(matches!(ModelDir::open(&dir), Err(Error::Format { location, .. }) if location.starts_with("line")));
     std::fs::remove_dir_all(dir).unwrap();
@@ -139,4 +145,19 @@ fn hub_offline_is_a_clear_error() {
     // No network here: an id that is not cached must fail with Error::Hub, not hang or panic.
     let err = ModelDir::from_hub("poq-rs/definitely-not-cached-model", None).unwrap_err();
     assert!(matches!(err, Error::Hub(_)), "{err}");
+}
+
+#[test]
+fn a_tokenizer_from_another_model_is_refused() {
+    // roberta-st's tokenizer has more ids than bert-cls's embedding rows.
+    let dir = copy("bert-cls", "othertok");
+    std::fs::copy(fixture("roberta-st").join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
+    match CrossEncoder::from_dir(&dir) {
+        Err(Error::Format { path, location, message }) => {
+            assert!(path.ends_with("tokenizer.json") && location == "model.vocab", "{path:?} {location}");
+            assert!(message.contains("vocab_size"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -98,7 +98,19 @@ impl LocalGenerator {
     pub fn load_dir(dir: &ModelDir, options: &LoadOptions) -> Result<Self> {
         let dtype = options.dtype.unwrap_or_else(|| default_dtype(&options.device));
         let model = SafetensorsModel::load(dir, &options.device, dtype)?;
-        let tokenizer = TextTokenizer::from_file(&dir.tokenizer_json()?)?;
+        let tokenizer_path = dir.tokenizer_json()?;
+        let tokenizer = TextTokenizer::from_file(&tokenizer_path)?;
+        if tokenizer.vocab_size() > model.vocab_size() {
+            return Err(Error::Format {
+                path: tokenizer_path,
+                location: "model.vocab".into(),
+                message: format!(
+                    "{} token ids but config.json has vocab_size {}: not this model's tokenizer",
+                    tokenizer.vocab_size(),
+                    model.vocab_size()
+                ),
+            });
+        }
         let tc = dir.tokenizer_config()?;
         let template = match &tc.chat_template {
             Some(src) => Some(ChatTemplate::new(src, tc.special_tokens.clone())?),

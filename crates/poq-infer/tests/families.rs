@@ -106,6 +106,35 @@ fn missing_config_field_is_a_typed_error_naming_it() {
 }
 
 #[test]
+fn mistyped_config_field_names_its_key() {
+    let dir = scratch_copy("llama", "mistyped");
+    edit_config(&dir, |m| {
+        m.insert("num_hidden_layers".into(), "two".into());
+    });
+    let err = load_err(&dir);
+    assert!(matches!(&err, Error::Format { location, .. } if location == "num_hidden_layers"), "{err}");
+}
+
+#[test]
+fn a_tokenizer_from_another_model_is_refused() {
+    // The tiny Llama has 320 embedding rows; a tokenizer with 40 more ids is another model's.
+    let dir = scratch_copy("llama", "othertok");
+    let path = dir.join("tokenizer.json");
+    let mut tok: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let added = tok["added_tokens"].as_array_mut().unwrap();
+    for i in 0..40 {
+        added.push(serde_json::json!({"id": 320 + i, "content": format!("<extra_{i}>"), "single_word": false,
+            "lstrip": false, "rstrip": false, "normalized": false, "special": true}));
+    }
+    std::fs::write(&path, tok.to_string()).unwrap();
+    let err = load_err(&dir);
+    assert!(
+        matches!(&err, Error::Format { path, location, .. } if path.ends_with("tokenizer.json") && location == "model.vocab"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unsupported_model_type_is_typed() {
     let dir = scratch_copy("phi3", "mtype");
     edit_config(&dir, |m| {

@@ -72,7 +72,7 @@ impl SentenceEncoder {
         let sentence = dir.sentence_config().clone();
         let max_len = sentence.max_seq_length.unwrap_or(usize::MAX).min(config.max_positions());
         Ok(SentenceEncoder {
-            tokenizer: dir.tokenizer(max_len)?,
+            tokenizer: dir.tokenizer(max_len, config.vocab_size)?,
             transformer,
             sentence,
             max_len,

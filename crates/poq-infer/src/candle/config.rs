@@ -84,11 +84,15 @@ pub fn parse(config: &Value, path: &Path) -> Result<FamilyConfig> {
     })
 }
 
+/// Deserializes a family config; a wrong type names its key (`hidden_size`), a missing field the file.
 fn de<T: serde::de::DeserializeOwned>(v: Value, path: &Path) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        location: "config.json".into(),
-        message: e.to_string(),
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let key = e.path().to_string();
+        Error::Format {
+            path: path.to_path_buf(),
+            location: if key == "." { "config.json".into() } else { key },
+            message: e.into_inner().to_string(),
+        }
     })
 }
 
