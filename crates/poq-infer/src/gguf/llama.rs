@@ -27,6 +27,9 @@ const CACHE_STEP: usize = 512;
 struct Linear {
     w: Tensor,
     q8: Option<QMatMul>,
+    /// Row blocks of `w` (views), one per CPU thread, for one-token steps: gemm's matrix-vector
+    /// kernel runs on one thread, and a decoding step is bound by reading the weights once.
+    blocks: Vec<Tensor>,
 }
 
 impl Linear {
@@ -36,13 +39,28 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear { w, q8 })
+        let threads = candle_core::utils::get_num_threads();
+        let rows = w.dim(0)?;
+        let blocks = if w.device().is_cpu() && threads > 1 && rows >= 64 * threads {
+            let per = rows.div_ceil(threads);
+            (0..rows).step_by(per).map(|r| w.narrow(0, r, per.min(rows - r))).collect::<candle_core::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Linear { w, q8, blocks })
     }
 
     /// `x · wᵀ` for `x` of shape (tokens, in).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let one = x.dim(0)? == 1;
         match &self.q8 {
-            Some(q) if x.dim(0)? == 1 => Ok(q.forward(x)?),
+            Some(q) if one => Ok(q.forward(x)?),
+            _ if one && !self.blocks.is_empty() => {
+                use rayon::prelude::*;
+                let parts =
+                    self.blocks.par_iter().map(|b| x.matmul(&b.t()?)).collect::<candle_core::Result<Vec<_>>>()?;
+                Ok(Tensor::cat(&parts, 1)?)
+            }
             _ => Ok(x.matmul(&self.w.t()?)?),
         }
     }
