@@ -347,6 +347,21 @@ mod tests {
     }
 
     #[test]
+    fn one_token_steps_over_row_blocks_equal_the_whole_product() {
+        let w = Tensor::randn(0f32, 1.0, (300, 48), &Device::Cpu).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, 48), &Device::Cpu).unwrap();
+        let whole = x.matmul(&w.t().unwrap()).unwrap();
+        let lin = Linear::new(w, false).unwrap();
+        if candle_core::utils::get_num_threads() > 1 {
+            assert!(lin.blocks.len() > 1);
+        }
+        assert_eq!(max_diff(&lin.forward(&x).unwrap(), &whole), 0.0);
+        // Several tokens take the plain product.
+        let xs = Tensor::randn(0f32, 1.0, (3, 48), &Device::Cpu).unwrap();
+        assert_eq!(lin.forward(&xs).unwrap().dims(), &[3, 300]);
+    }
+
+    #[test]
     fn matches_candles_llama_across_cache_growth_and_resets() {
         let mut buf = tiny_gguf();
         buf.set_position(0);
