@@ -355,7 +355,8 @@ mod tests {
         if candle_core::utils::get_num_threads() > 1 {
             assert!(lin.blocks.len() > 1);
         }
-        assert_eq!(max_diff(&lin.forward(&x).unwrap(), &whole), 0.0);
+        // gemm may sum the 48 products in another order for a smaller matrix: rounding only.
+        assert!(max_diff(&lin.forward(&x).unwrap(), &whole) < 1e-5);
         // Several tokens take the plain product.
         let xs = Tensor::randn(0f32, 1.0, (3, 48), &Device::Cpu).unwrap();
         assert_eq!(lin.forward(&xs).unwrap().dims(), &[3, 300]);
