@@ -77,9 +77,8 @@ struct Layer {
     gate: Linear,
     down: Linear,
     up: Linear,
-    /// (kv heads, capacity, head dim) each; positions past `Llama::len` are unused.
-    k_cache: Option<Tensor>,
-    v_cache: Option<Tensor>,
+    /// Keys and values, (kv heads, capacity, head dim) each; positions past `Llama::len` are unused.
+    cache: Option<(Tensor, Tensor)>,
 }
 
 /// A llama-architecture model with f32 weights and an in-place cache.
@@ -94,7 +93,7 @@ pub struct Llama {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
-    eps: f64,
+    eps: f32,
     context: usize,
     len: usize,
 }
@@ -138,19 +137,12 @@ impl Llama {
                 gate: Linear::new(get(&name("ffn_gate"))?, decode_q8)?,
                 down: Linear::new(get(&name("ffn_down"))?, decode_q8)?,
                 up: Linear::new(get(&name("ffn_up"))?, decode_q8)?,
-                k_cache: None,
-                v_cache: None,
+                cache: None,
             });
         }
-        let eps = md
-            .get("llama.attention.layer_norm_rms_epsilon")
-            .map(|v| v.to_f32().map_err(|e| md.error("llama.attention.layer_norm_rms_epsilon", e.to_string())))
-            .transpose()?
-            .ok_or_else(|| md.error("llama.attention.layer_norm_rms_epsilon", "missing metadata key"))?;
-        let base = match md.get("llama.rope.freq_base") {
-            Some(v) => v.to_f32().map_err(|e| md.error("llama.rope.freq_base", e.to_string()))?,
-            None => 10_000.0,
-        };
+        let eps_key = "llama.attention.layer_norm_rms_epsilon";
+        let eps = md.opt_f32(eps_key)?.ok_or_else(|| md.error(eps_key, "missing metadata key"))?;
+        let base = md.opt_f32("llama.rope.freq_base")?.unwrap_or(10_000.0);
         let head_dim = shapes.head_dim();
         let (cos, sin) = rope_tables(head_dim, base, context, device)?;
         Ok(Llama {
@@ -163,7 +155,7 @@ impl Llama {
             heads: shapes.heads,
             kv_heads: shapes.kv_heads,
             head_dim,
-            eps: f64::from(eps),
+            eps,
             context,
             len: 0,
         })
@@ -202,7 +194,7 @@ impl Llama {
         let scale = 1.0 / (hd as f64).sqrt();
         let context = self.context;
         for layer in &mut self.layers {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps as f32)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps)?;
             // (tokens, heads·hd) → (heads, tokens, hd), rotated as llama.cpp's interleaved pairs.
             let split =
                 |t: Tensor, n: usize| -> Result<Tensor> { Ok(t.reshape((seq, n, hd))?.transpose(0, 1)?.contiguous()?) };
@@ -226,13 +218,13 @@ impl Llama {
             let att = candle_nn::ops::softmax_last_dim(&att)?;
             let y = att.matmul(&v_all)?.reshape((heads, seq, hd))?.transpose(0, 1)?.reshape((seq, heads * hd))?;
             x = (x + layer.wo.forward(&y)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps as f32)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps)?;
             let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
             x = (x + layer.down.forward(&gated)?)?;
         }
         self.len = total;
         let last = x.i(seq - 1..seq)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, self.eps as f32)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, self.eps)?;
         Ok(self.output.forward(&last)?.squeeze(0)?)
     }
 }
@@ -241,10 +233,10 @@ impl Llama {
 fn append(layer: &mut Layer, k: &Tensor, v: &Tensor, pos: usize, context: usize) -> Result<(Tensor, Tensor)> {
     let (kv_heads, seq, hd) = k.dims3()?;
     let total = pos + seq;
-    let capacity = layer.k_cache.as_ref().map_or(0, |c| c.dim(1).unwrap_or(0));
+    let capacity = layer.cache.as_ref().map_or(0, |(kc, _)| kc.dim(1).unwrap_or(0));
     if total > capacity {
         let new_cap = (capacity * 2).max(total.div_ceil(CACHE_STEP) * CACHE_STEP).min(context).max(total);
-        let grow = |old: &Option<Tensor>| -> Result<Tensor> {
+        let grow = |old: Option<&Tensor>| -> Result<Tensor> {
             let fresh = Tensor::zeros((kv_heads, new_cap, hd), DType::F32, k.device())?;
             if let Some(old) = old
                 && pos > 0
@@ -253,10 +245,11 @@ fn append(layer: &mut Layer, k: &Tensor, v: &Tensor, pos: usize, context: usize)
             }
             Ok(fresh)
         };
-        layer.k_cache = Some(grow(&layer.k_cache)?);
-        layer.v_cache = Some(grow(&layer.v_cache)?);
+        // Both grown before either replaces the old pair, so keys and values keep one capacity.
+        let grown = (grow(layer.cache.as_ref().map(|c| &c.0))?, grow(layer.cache.as_ref().map(|c| &c.1))?);
+        layer.cache = Some(grown);
     }
-    let (Some(kc), Some(vc)) = (&layer.k_cache, &layer.v_cache) else {
+    let Some((kc, vc)) = &layer.cache else {
         return Err(crate::error::Error::InvalidArgument { name: "cache", message: "not allocated".into() });
     };
     kc.slice_set(k, 1, pos)?;

@@ -67,6 +67,14 @@ impl<'a> Metadata<'a> {
         n.and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| self.error(key, "integer out of range"))
     }
 
+    /// An optional `f32` scalar.
+    pub fn opt_f32(&self, key: &str) -> Result<Option<f32>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.to_f32().map(Some).map_err(|e| self.error(key, e.to_string())),
+        }
+    }
+
     /// An optional boolean.
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {

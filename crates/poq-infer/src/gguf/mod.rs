@@ -274,12 +274,13 @@ impl GgufModel {
 
 impl CausalLm for GgufModel {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        // candle's models take a (1, tokens) tensor; ours takes the ids.
+        let input = || Tensor::new(tokens, &self.device)?.unsqueeze(0);
         let logits = match &mut self.weights {
             Weights::F32Llama(m) => return Ok(m.forward(tokens, pos)?.to_vec1()?),
-            Weights::Llama(m) => m.forward(&input, pos)?,
-            Weights::Qwen2(m) => m.forward(&input, pos)?,
-            Weights::Phi3(m) => m.forward(&input, pos)?,
+            Weights::Llama(m) => m.forward(&input()?, pos)?,
+            Weights::Qwen2(m) => m.forward(&input()?, pos)?,
+            Weights::Phi3(m) => m.forward(&input()?, pos)?,
         };
         Ok(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1()?)
     }
