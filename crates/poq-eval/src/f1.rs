@@ -156,16 +156,7 @@ impl Tokens {
             self.end_token();
             return;
         }
-        if is_word(c) {
-            if self.run_start.is_none() {
-                self.run_start = Some(self.buf.len());
-            }
-        } else {
-            self.end_run();
-        }
-        if self.token_start.is_none() {
-            self.token_start = Some(self.buf.len());
-        }
+        self.begin_char(is_word(c));
         let mut utf8 = [0u8; 4];
         self.buf.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
     }
@@ -180,18 +171,24 @@ impl Tokens {
                 self.end_token();
             }
             class => {
-                if class == WORD {
-                    if self.run_start.is_none() {
-                        self.run_start = Some(self.buf.len());
-                    }
-                } else {
-                    self.end_run();
-                }
-                if self.token_start.is_none() {
-                    self.token_start = Some(self.buf.len());
-                }
+                self.begin_char(class == WORD);
                 self.buf.push(b.to_ascii_lowercase());
             }
+        }
+    }
+
+    /// Before a kept character is appended: opens a word run (or ends one) and opens a token.
+    #[inline]
+    fn begin_char(&mut self, word: bool) {
+        if word {
+            if self.run_start.is_none() {
+                self.run_start = Some(self.buf.len());
+            }
+        } else {
+            self.end_run();
+        }
+        if self.token_start.is_none() {
+            self.token_start = Some(self.buf.len());
         }
     }
 
