@@ -5,7 +5,8 @@
 //! RAYON_NUM_THREADS=2 cargo bench --bench generate --no-default-features --features infer
 //! ```
 //! `prefill/128` runs a 128-token prompt from an empty cache; `decode/64` runs 64 single-token
-//! steps after a short prompt (greedy, sampling included). Throughput is in tokens (elements) per
+//! steps after a short prompt (greedy, sampling included); `decode_batchN/64` runs them for N
+//! sequences decoded together. Throughput is in tokens (elements) per
 //! second. Skips when the model is absent (run scripts/fetch-models.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -78,6 +79,27 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    // Several sequences decoded together: each step reads the weights once for all of them.
+    for width in [4, 8] {
+        g.throughput(Throughput::Elements((width * DECODE_TOKENS) as u64));
+        g.bench_function(format!("decode_batch{width}/{DECODE_TOKENS}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let batch = model.batch().unwrap();
+                    let slots: Vec<usize> = (0..width).collect();
+                    let mut next: Vec<u32> =
+                        slots.iter().map(|&s| argmax(&batch.start(s, &short[s % 4..]).unwrap())).collect();
+                    let start = Instant::now();
+                    for _ in 0..DECODE_TOKENS {
+                        next = batch.step(&slots, &next).unwrap().iter().map(|l| argmax(l)).collect();
+                    }
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
     g.finish();
 }
 

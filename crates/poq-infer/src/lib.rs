@@ -38,7 +38,7 @@ pub mod tokenizer;
 pub use chat_template::ChatTemplate;
 pub use device::{LoadOptions, best_device, default_dtype};
 pub use error::{Error, Result};
-pub use local::{CausalLm, LocalGenerator, TokenGeneration};
+pub use local::{BatchLm, CausalLm, DEFAULT_MAX_BATCH, LocalGenerator, TokenGeneration};
 pub use model_dir::ModelDir;
 pub use remote::{RemoteConfig, RemoteGenerator};
 pub use sampling::Sampler;

@@ -23,6 +23,24 @@ pub trait CausalLm: Send + std::fmt::Debug {
     fn reset(&mut self) -> Result<()>;
     /// The most positions the model can hold.
     fn context_length(&self) -> usize;
+    /// Batched decoding, for models that hold several sequences.
+    fn batch(&mut self) -> Option<&mut dyn BatchLm> {
+        None
+    }
+}
+
+/// A model that holds several sequences, each with its own cache, and advances them together:
+/// one step reads the weights once for all of them.
+pub trait BatchLm {
+    /// How many sequences it can hold.
+    fn max_sequences(&self) -> usize;
+    /// Starts sequence `slot` with `prompt`, forgetting what it held; the logits after the prompt.
+    fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>>;
+    /// Feeds `tokens[i]` to sequence `slots[i]` at its next position, in one step; each
+    /// sequence's next-token logits, in order.
+    fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>>;
+    /// Frees every sequence's cache.
+    fn release(&mut self);
 }
 
 /// Token ids produced by [`LocalGenerator::generate_tokens`] and what they took.
@@ -46,7 +64,11 @@ pub struct LocalGenerator {
     tokenizer: TextTokenizer,
     template: Option<ChatTemplate>,
     eos_ids: Vec<u32>,
+    max_batch: usize,
 }
+
+/// Sequences decoded together by [`LocalGenerator::generate_batch`] unless set otherwise.
+pub const DEFAULT_MAX_BATCH: usize = 8;
 
 impl LocalGenerator {
     /// Assembles a generator from its parts.
@@ -57,7 +79,14 @@ impl LocalGenerator {
         template: Option<ChatTemplate>,
         eos_ids: Vec<u32>,
     ) -> Self {
-        LocalGenerator { name: name.into(), model, tokenizer, template, eos_ids }
+        LocalGenerator { name: name.into(), model, tokenizer, template, eos_ids, max_batch: DEFAULT_MAX_BATCH }
+    }
+
+    /// How many sequences [`generate_batch`](Generator::generate_batch) decodes together (at
+    /// least 1; models without batched decoding take one at a time).
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
     }
 
     /// Loads a `.gguf` file, a model folder (safetensors), or, with the `hub` feature, a Hugging
@@ -165,21 +194,8 @@ impl LocalGenerator {
     ) -> Result<TokenGeneration> {
         let mut sampler = Sampler::new(sampling)?;
         let ctx = self.model.context_length();
-        if prompt.is_empty() {
-            return Err(Error::InvalidArgument { name: "prompt", message: "the prompt has no tokens".into() });
-        }
-        if prompt.len() >= ctx {
-            return Err(Error::InvalidArgument {
-                name: "prompt",
-                message: format!("{} tokens do not fit the model's context of {ctx}", prompt.len()),
-            });
-        }
-        let mut out = TokenGeneration {
-            tokens: Vec::new(),
-            prefill: Duration::ZERO,
-            decode: Duration::ZERO,
-            finish_reason: FinishReason::Length,
-        };
+        check_prompt(prompt, ctx)?;
+        let mut out = TokenGeneration::empty();
         if max_new_tokens == 0 {
             return Ok(out);
         }
@@ -196,11 +212,9 @@ impl LocalGenerator {
             }
             out.tokens.push(token);
             context.push(token);
-            if (stop_at_eos && self.eos_ids.contains(&token)) || should_stop(&out.tokens)? {
-                out.finish_reason = FinishReason::Stop;
-                break;
-            }
-            if out.tokens.len() >= max_new_tokens || context.len() >= ctx {
+            let eos = if stop_at_eos { self.eos_ids.as_slice() } else { &[] };
+            if let Some(reason) = finish(&out.tokens, context.len(), max_new_tokens, ctx, eos, should_stop)? {
+                out.finish_reason = reason;
                 break;
             }
             logits = self.model.forward(&[token], context.len() - 1)?;
@@ -209,10 +223,203 @@ impl LocalGenerator {
         Ok(out)
     }
 
-    fn text_of(&self, tokens: &[u32]) -> Result<String> {
-        let body: Vec<u32> = tokens.iter().copied().filter(|t| !self.eos_ids.contains(t)).collect();
-        self.tokenizer.decode(&body, true)
+    /// The rendered, tokenized prompt of a request.
+    fn prompt_of(&self, request: &GenerationRequest) -> Result<Vec<u32>> {
+        let text = self.render_prompt(&request.messages)?;
+        self.tokenizer.encode(&text, false)
     }
+
+    /// Ends generation when the decoded text holds one of `stops`.
+    fn stop_check(&self, stops: &[String]) -> impl FnMut(&[u32]) -> Result<bool> + use<> {
+        let (stops, tokenizer, eos) = (stops.to_vec(), self.tokenizer.clone(), self.eos_ids.clone());
+        move |ids: &[u32]| -> Result<bool> {
+            if stops.is_empty() {
+                return Ok(false);
+            }
+            let body: Vec<u32> = ids.iter().copied().filter(|t| !eos.contains(t)).collect();
+            Ok(find_stop(&tokenizer.decode(&body, true)?, &stops).is_some())
+        }
+    }
+
+    /// The answer text (EOS dropped, cut at the first stop string) and its counts and times.
+    fn to_generation(&self, prompt_tokens: usize, out: TokenGeneration, stops: &[String]) -> Result<Generation> {
+        let body: Vec<u32> = out.tokens.iter().copied().filter(|t| !self.eos_ids.contains(t)).collect();
+        let mut text = self.tokenizer.decode(&body, true)?;
+        if let Some(i) = find_stop(&text, stops) {
+            text.truncate(i);
+        }
+        Ok(Generation {
+            text,
+            prompt_tokens,
+            generated_tokens: out.tokens.len(),
+            prefill: out.prefill,
+            decode: out.decode,
+            finish_reason: out.finish_reason,
+        })
+    }
+
+    /// Generates every request with up to `width` sequences decoded together; a finished
+    /// sequence's place goes to the next request at once (continuous batching).
+    fn generate_batched(&mut self, requests: &[GenerationRequest], width: usize) -> Result<Vec<Generation>> {
+        let ctx = self.model.context_length();
+        let mut prompts = Vec::with_capacity(requests.len());
+        let mut checks = Vec::with_capacity(requests.len());
+        for request in requests {
+            let prompt = self.prompt_of(request)?;
+            check_prompt(&prompt, ctx)?;
+            Sampler::new(&request.sampling)?;
+            prompts.push(prompt);
+            checks.push(self.stop_check(&request.stop));
+        }
+        let eos = self.eos_ids.clone();
+        let Some(batch) = self.model.batch() else {
+            return Err(Error::Unsupported("this model decodes one sequence at a time".into()));
+        };
+        let width = width.min(batch.max_sequences()).max(1);
+        let outs = decode_together(batch, requests, &prompts, &mut checks, &eos, ctx, width);
+        batch.release();
+        outs?
+            .into_iter()
+            .zip(requests)
+            .zip(&prompts)
+            .map(|((o, r), p)| self.to_generation(p.len(), o, &r.stop))
+            .collect()
+    }
+}
+
+impl TokenGeneration {
+    fn empty() -> Self {
+        TokenGeneration {
+            tokens: Vec::new(),
+            prefill: Duration::ZERO,
+            decode: Duration::ZERO,
+            finish_reason: FinishReason::Length,
+        }
+    }
+}
+
+fn check_prompt(prompt: &[u32], ctx: usize) -> Result<()> {
+    if prompt.is_empty() {
+        return Err(Error::InvalidArgument { name: "prompt", message: "the prompt has no tokens".into() });
+    }
+    if prompt.len() >= ctx {
+        return Err(Error::InvalidArgument {
+            name: "prompt",
+            message: format!("{} tokens do not fit the model's context of {ctx}", prompt.len()),
+        });
+    }
+    Ok(())
+}
+
+/// Why generation ends after `tokens` (`context` positions used), if it does: an `eos` id or the
+/// stop check (`Stop`), or the token budget or the context (`Length`).
+fn finish(
+    tokens: &[u32],
+    context: usize,
+    max_new_tokens: usize,
+    ctx: usize,
+    eos: &[u32],
+    should_stop: &mut dyn FnMut(&[u32]) -> Result<bool>,
+) -> Result<Option<FinishReason>> {
+    let last = tokens.last().copied();
+    if last.is_some_and(|t| eos.contains(&t)) || should_stop(tokens)? {
+        return Ok(Some(FinishReason::Stop));
+    }
+    Ok((tokens.len() >= max_new_tokens || context >= ctx).then_some(FinishReason::Length))
+}
+
+/// One request being decoded in a batch.
+struct Live {
+    request: usize,
+    sampler: Sampler,
+    context: Vec<u32>,
+    out: TokenGeneration,
+}
+
+impl Live {
+    /// Records `token`; whether the sequence is finished.
+    fn push(
+        &mut self,
+        token: u32,
+        max_new_tokens: usize,
+        ctx: usize,
+        eos: &[u32],
+        should_stop: &mut dyn FnMut(&[u32]) -> Result<bool>,
+    ) -> Result<bool> {
+        self.out.tokens.push(token);
+        self.context.push(token);
+        let reason = finish(&self.out.tokens, self.context.len(), max_new_tokens, ctx, eos, should_stop)?;
+        if let Some(reason) = reason {
+            self.out.finish_reason = reason;
+        }
+        Ok(reason.is_some())
+    }
+}
+
+/// The loop of [`LocalGenerator::generate_batched`]. A request's prefill time is its own prompt
+/// pass; its decode time is its share of the steps it took part in (each step's time divided
+/// evenly among its sequences), so the times of a batch add up to its wall time.
+fn decode_together<F: FnMut(&[u32]) -> Result<bool>>(
+    batch: &mut dyn BatchLm,
+    requests: &[GenerationRequest],
+    prompts: &[Vec<u32>],
+    checks: &mut [F],
+    eos: &[u32],
+    ctx: usize,
+    width: usize,
+) -> Result<Vec<TokenGeneration>> {
+    let mut done: Vec<Option<TokenGeneration>> = (0..requests.len()).map(|_| None).collect();
+    let mut pending = (0..requests.len()).rev().collect::<Vec<_>>();
+    let mut slots: Vec<Option<Live>> = (0..width).map(|_| None).collect();
+    loop {
+        for (slot, place) in slots.iter_mut().enumerate() {
+            while place.is_none() {
+                let Some(i) = pending.pop() else { break };
+                let (request, prompt) = (&requests[i], &prompts[i]);
+                let mut live = Live {
+                    request: i,
+                    sampler: Sampler::new(&request.sampling)?,
+                    context: prompt.clone(),
+                    out: TokenGeneration::empty(),
+                };
+                if request.max_new_tokens == 0 {
+                    done[i] = Some(live.out);
+                    continue;
+                }
+                let start = Instant::now();
+                let mut logits = batch.start(slot, prompt)?;
+                let token = live.sampler.sample(&mut logits, &live.context)?;
+                live.out.prefill = start.elapsed();
+                if live.push(token, request.max_new_tokens, ctx, eos, &mut checks[i])? {
+                    done[i] = Some(live.out);
+                } else {
+                    *place = Some(live);
+                }
+            }
+        }
+        let active: Vec<usize> = (0..width).filter(|&s| slots[s].is_some()).collect();
+        if active.is_empty() {
+            break;
+        }
+        let tokens: Vec<u32> =
+            active.iter().filter_map(|&s| slots[s].as_ref().and_then(|l| l.context.last().copied())).collect();
+        let start = Instant::now();
+        let all_logits = batch.step(&active, &tokens)?;
+        let share = start.elapsed() / active.len() as u32;
+        for (&slot, mut logits) in active.iter().zip(all_logits) {
+            let Some(mut live) = slots[slot].take() else { continue };
+            let sampled = Instant::now();
+            let token = live.sampler.sample(&mut logits, &live.context)?;
+            live.out.decode += share + sampled.elapsed();
+            let i = live.request;
+            if live.push(token, requests[i].max_new_tokens, ctx, eos, &mut checks[i])? {
+                done[i] = Some(live.out);
+            } else {
+                slots[slot] = Some(live);
+            }
+        }
+    }
+    Ok(done.into_iter().map(|d| d.unwrap_or_else(TokenGeneration::empty)).collect())
 }
 
 /// The byte index where the earliest stop string starts in `text`, if any.
@@ -226,31 +433,21 @@ impl Generator for LocalGenerator {
     }
 
     fn generate(&mut self, request: &GenerationRequest) -> poq_core::Result<Generation> {
-        let prompt_text = self.render_prompt(&request.messages)?;
-        let prompt = self.tokenizer.encode(&prompt_text, false)?;
-        let stops = request.stop.clone();
-        let tokenizer = self.tokenizer.clone();
-        let eos = self.eos_ids.clone();
-        let mut check = |ids: &[u32]| -> Result<bool> {
-            if stops.is_empty() {
-                return Ok(false);
-            }
-            let body: Vec<u32> = ids.iter().copied().filter(|t| !eos.contains(t)).collect();
-            Ok(find_stop(&tokenizer.decode(&body, true)?, &stops).is_some())
-        };
-        let gen_ = self.generate_tokens(&prompt, request.max_new_tokens, &request.sampling, true, &mut check)?;
-        let mut text = self.text_of(&gen_.tokens)?;
-        if let Some(i) = find_stop(&text, &request.stop) {
-            text.truncate(i);
+        let prompt = self.prompt_of(request)?;
+        let mut check = self.stop_check(&request.stop);
+        let out = self.generate_tokens(&prompt, request.max_new_tokens, &request.sampling, true, &mut check)?;
+        Ok(self.to_generation(prompt.len(), out, &request.stop)?)
+    }
+
+    /// Decodes up to [`with_max_batch`](LocalGenerator::with_max_batch) requests together when
+    /// the model can (llama-architecture GGUF files): the same tokens as one at a time, in less
+    /// time. Each answer's decode time is then its share of the batched steps.
+    fn generate_batch(&mut self, requests: &[GenerationRequest]) -> poq_core::Result<Vec<Generation>> {
+        let width = self.max_batch.min(requests.len());
+        if width > 1 && self.model.batch().is_some() {
+            return Ok(self.generate_batched(requests, width)?);
         }
-        Ok(Generation {
-            text,
-            prompt_tokens: prompt.len(),
-            generated_tokens: gen_.tokens.len(),
-            prefill: gen_.prefill,
-            decode: gen_.decode,
-            finish_reason: gen_.finish_reason,
-        })
+        requests.iter().map(|r| self.generate(r)).collect()
     }
 }
 

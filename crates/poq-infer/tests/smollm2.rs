@@ -106,6 +106,43 @@ fn stop_strings_cut_the_text_and_batches_keep_order() {
 }
 
 #[test]
+fn batched_decoding_gives_the_tokens_of_one_at_a_time() {
+    let Some(g) = load() else { return };
+    // Two places for six requests: finished sequences hand their place to the next request.
+    let mut g = g.with_max_batch(2);
+    let mut sampled = GenerationRequest::user("Write a word.", 12);
+    sampled.sampling =
+        Sampling { temperature: 0.9, top_k: Some(40), top_p: Some(0.95), repetition_penalty: 1.1, seed: 7 };
+    let mut stopped = GenerationRequest::user("What is the capital of France?", 24);
+    stopped.stop = vec!["Paris".into()];
+    let long = format!("Summarize: {}", "The committee met on Tuesday and approved the budget. ".repeat(60));
+    let reqs = vec![
+        GenerationRequest::user("What is the capital of France?", 24),
+        GenerationRequest::user("Say hi.", 3),
+        GenerationRequest::user(long, 40),
+        GenerationRequest::user("Nothing to generate.", 0),
+        sampled,
+        stopped,
+    ];
+    let batched = g.generate_batch(&reqs).unwrap();
+    assert_eq!(batched.len(), reqs.len());
+    for (i, (req, b)) in reqs.iter().zip(&batched).enumerate() {
+        let one = g.generate(req).unwrap();
+        assert_eq!(
+            (&b.text, b.generated_tokens, b.finish_reason),
+            (&one.text, one.generated_tokens, one.finish_reason),
+            "request {i}"
+        );
+        assert_eq!(b.prompt_tokens, one.prompt_tokens);
+    }
+    assert_eq!(batched[3].generated_tokens, 0);
+    assert!(batched[2].prompt_tokens > 500 && batched[2].generated_tokens > 3, "{:?}", batched[2]);
+    // Bad requests fail before anything runs, naming the prompt.
+    let e = g.generate_batch(&[GenerationRequest::user("ok", 4), GenerationRequest::user(" x".repeat(10_000), 4)]);
+    assert!(e.unwrap_err().to_string().contains("context"));
+}
+
+#[test]
 fn seeded_sampling_repeats() {
     let Some(mut g) = load() else { return };
     let mut req = GenerationRequest::user("Write a word.", 12);

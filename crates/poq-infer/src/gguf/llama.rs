@@ -6,6 +6,10 @@
 //! prompts (1,100 tokens). Here each layer writes new keys and values into a preallocated buffer,
 //! and the heads of a group share one matrix product with their key/value head.
 //!
+//! It holds several sequences, each with its own cache, and a decoding step can advance any of
+//! them together: the weight products then run over one row per sequence, so the weights are
+//! read once for all of them (see [`super::matvec`]).
+//!
 //! With `decode_q8` the matrices also keep a Q8_0 copy for one-token steps: decoding reads every
 //! weight once per token, so it is bound by memory bandwidth, and Q8_0 moves a quarter of the bytes
 //! of f32 (with 8-bit activations, as llama.cpp runs Q4_1 files); prompts still go through f32
@@ -16,20 +20,23 @@ use crate::error::Result;
 use candle_core::Module;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::{DType, Device, Tensor};
 use std::io::{Read, Seek};
 
 /// Cache positions reserved at a time (grown by doubling, up to the context length).
 const CACHE_STEP: usize = 512;
 
-/// A weight matrix (out, in) in f32, with an optional Q8_0 copy for one-token steps.
+/// The most sequences held at once (each with its own cache).
+pub const MAX_SEQUENCES: usize = 16;
+/// Activation rows up to which a product runs on [`super::matvec`]: a step of every sequence at
+/// once stays on it, so its sums never depend on how many sequences share the step.
+const DECODE_ROWS: usize = MAX_SEQUENCES;
+
+/// A weight matrix (out, in) in f32, with an optional Q8_0 copy for decoding steps.
 #[derive(Debug)]
 struct Linear {
     w: Tensor,
     q8: Option<QMatMul>,
-    /// Row blocks of `w` (views), one per CPU thread, for one-token steps: gemm's matrix-vector
-    /// kernel runs on one thread, and a decoding step is bound by reading the weights once.
-    blocks: Vec<Tensor>,
 }
 
 impl Linear {
@@ -39,30 +46,28 @@ impl Linear {
         } else {
             None
         };
-        let threads = candle_core::utils::get_num_threads();
-        let rows = w.dim(0)?;
-        let blocks = if w.device().is_cpu() && threads > 1 && rows >= 64 * threads {
-            let per = rows.div_ceil(threads);
-            (0..rows).step_by(per).map(|r| w.narrow(0, r, per.min(rows - r))).collect::<candle_core::Result<_>>()?
-        } else {
-            Vec::new()
-        };
-        Ok(Linear { w, q8, blocks })
+        Ok(Linear { w, q8 })
     }
 
-    /// `x · wᵀ` for `x` of shape (tokens, in).
+    /// `x · wᵀ` for `x` of shape (rows, in).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let one = x.dim(0)? == 1;
-        match &self.q8 {
-            Some(q) if one => Ok(q.forward(x)?),
-            _ if one && !self.blocks.is_empty() => {
-                use rayon::prelude::*;
-                let parts =
-                    self.blocks.par_iter().map(|b| x.matmul(&b.t()?)).collect::<candle_core::Result<Vec<_>>>()?;
-                Ok(Tensor::cat(&parts, 1)?)
-            }
-            _ => Ok(x.matmul(&self.w.t()?)?),
+        let rows = x.dim(0)?;
+        if rows > DECODE_ROWS {
+            return Ok(x.matmul(&self.w.t()?)?);
         }
+        if let Some(q) = &self.q8 {
+            return Ok(q.forward(x)?);
+        }
+        let (storage, layout) = self.w.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            return Ok(x.matmul(&self.w.t()?)?);
+        };
+        let (out_dim, in_dim) = self.w.dims2()?;
+        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..out_dim * in_dim];
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; rows * out_dim];
+        super::matvec::matvecs(w, in_dim, &xs, &mut out);
+        Ok(Tensor::from_vec(out, (rows, out_dim), x.device())?)
     }
 }
 
@@ -77,11 +82,17 @@ struct Layer {
     gate: Linear,
     down: Linear,
     up: Linear,
-    /// Keys and values, (kv heads, capacity, head dim) each; positions past `Llama::len` are unused.
-    cache: Option<(Tensor, Tensor)>,
 }
 
-/// A llama-architecture model with f32 weights and an in-place cache.
+/// One sequence's keys and values, per layer (kv heads, capacity, head dim) each; positions
+/// past `len` are unused.
+#[derive(Debug, Default)]
+struct Sequence {
+    cache: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+/// A llama-architecture model with f32 weights and in-place caches, one per sequence.
 #[derive(Debug)]
 pub struct Llama {
     embed: Tensor,
@@ -95,7 +106,8 @@ pub struct Llama {
     head_dim: usize,
     eps: f32,
     context: usize,
-    len: usize,
+    /// Sequence 0 is the one-sequence API's ([`Llama::forward`]).
+    sequences: Vec<Sequence>,
 }
 
 impl Llama {
@@ -137,7 +149,6 @@ impl Llama {
                 gate: Linear::new(get(&name("ffn_gate"))?, decode_q8)?,
                 down: Linear::new(get(&name("ffn_down"))?, decode_q8)?,
                 up: Linear::new(get(&name("ffn_up"))?, decode_q8)?,
-                cache: None,
             });
         }
         let eps_key = "llama.attention.layer_norm_rms_epsilon";
@@ -157,83 +168,179 @@ impl Llama {
             head_dim,
             eps,
             context,
-            len: 0,
+            sequences: Vec::new(),
         })
     }
 
-    /// Forgets the cached sequence (the buffers stay allocated).
+    /// Forgets sequence 0 (its buffers stay allocated).
     pub fn clear(&mut self) {
-        self.len = 0;
+        if let Some(s) = self.sequences.first_mut() {
+            s.len = 0;
+        }
     }
 
-    /// Runs `tokens` at positions `pos..` and returns the logits after the last one.
+    /// Frees every sequence's cache.
+    pub fn release(&mut self) {
+        self.sequences.clear();
+    }
+
+    /// Runs `tokens` at positions `pos..` of sequence 0 and returns the logits after the last one.
     pub fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {
         // Position 0 starts a new sequence; anything else must continue the cached one.
-        if pos != 0 && pos != self.len {
+        let len = self.sequences.first().map_or(0, |s| s.len);
+        if pos != 0 && pos != len {
             return Err(crate::error::Error::InvalidArgument {
                 name: "pos",
-                message: format!("position {pos} does not continue the cached {} tokens", self.len),
+                message: format!("position {pos} does not continue the cached {len} tokens"),
             });
         }
-        let seq = tokens.len();
-        let total = pos + seq;
-        if total > self.context {
+        if pos == 0 {
+            self.clear();
+        }
+        Ok(self.run(&[(0, tokens)])?.squeeze(0)?)
+    }
+
+    /// Starts sequence `slot` with `prompt`; the logits after it.
+    pub fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Tensor> {
+        self.slot(slot)?.len = 0;
+        Ok(self.run(&[(slot, prompt)])?.squeeze(0)?)
+    }
+
+    /// Feeds `tokens[i]` to sequence `slots[i]` at its next position, all in one step; logits
+    /// (slots, vocab).
+    pub fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Tensor> {
+        if slots.len() != tokens.len() || slots.is_empty() {
             return Err(crate::error::Error::InvalidArgument {
                 name: "tokens",
-                message: format!("{total} positions exceed the context of {}", self.context),
+                message: format!("{} tokens for {} sequences", tokens.len(), slots.len()),
             });
         }
+        let mut seen = [false; MAX_SEQUENCES];
+        for &s in slots {
+            self.slot(s)?;
+            if std::mem::replace(&mut seen[s], true) {
+                return Err(crate::error::Error::InvalidArgument {
+                    name: "slots",
+                    message: format!("sequence {s} appears twice in one step"),
+                });
+            }
+        }
+        let steps: Vec<(usize, &[u32])> =
+            slots.iter().zip(tokens).map(|(&s, t)| (s, std::slice::from_ref(t))).collect();
+        self.run(&steps)
+    }
+
+    fn slot(&mut self, slot: usize) -> Result<&mut Sequence> {
+        if slot >= MAX_SEQUENCES {
+            return Err(crate::error::Error::InvalidArgument {
+                name: "slot",
+                message: format!("sequence {slot} is past the {MAX_SEQUENCES} a model holds"),
+            });
+        }
+        if self.sequences.len() <= slot {
+            self.sequences.resize_with(slot + 1, Sequence::default);
+        }
+        Ok(&mut self.sequences[slot])
+    }
+
+    /// Runs each `(sequence, tokens)` from that sequence's current length, every product over
+    /// all their rows at once; the logits after each one's last token, (sequences, vocab).
+    fn run(&mut self, steps: &[(usize, &[u32])]) -> Result<Tensor> {
+        let mut starts = Vec::with_capacity(steps.len());
+        for &(slot, tokens) in steps {
+            let pos = self.slot(slot)?.len;
+            let total = pos + tokens.len();
+            if tokens.is_empty() || total > self.context {
+                return Err(crate::error::Error::InvalidArgument {
+                    name: "tokens",
+                    message: format!(
+                        "{} tokens at position {pos} do not fit the context of {}",
+                        tokens.len(),
+                        self.context
+                    ),
+                });
+            }
+            starts.push(pos);
+        }
         let device = self.embed.device().clone();
-        let ids = Tensor::new(tokens, &device)?;
-        let mut x = self.embed.index_select(&ids, 0)?;
-        let cos = self.cos.narrow(0, pos, seq)?;
-        let sin = self.sin.narrow(0, pos, seq)?;
-        let mask = if seq > 1 { Some(causal_mask(seq, pos, &device)?) } else { None };
+        let ids: Vec<u32> = steps.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        let mut x = self.embed.index_select(&Tensor::new(ids.as_slice(), &device)?, 0)?;
         let (heads, kv_heads, hd) = (self.heads, self.kv_heads, self.head_dim);
         let group = heads / kv_heads;
         let scale = 1.0 / (hd as f64).sqrt();
         let context = self.context;
-        for layer in &mut self.layers {
+        for (l, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps)?;
-            // (tokens, heads·hd) → (heads, tokens, hd), rotated as llama.cpp's interleaved pairs.
-            let split =
-                |t: Tensor, n: usize| -> Result<Tensor> { Ok(t.reshape((seq, n, hd))?.transpose(0, 1)?.contiguous()?) };
-            let q = split(layer.wq.forward(&h)?, heads)?;
-            let k = split(layer.wk.forward(&h)?, kv_heads)?;
-            let v = split(layer.wv.forward(&h)?, kv_heads)?;
-            let q = candle_nn::rotary_emb::rope_i(&q.unsqueeze(0)?, &cos, &sin)?.squeeze(0)?;
-            let k = candle_nn::rotary_emb::rope_i(&k.unsqueeze(0)?, &cos, &sin)?.squeeze(0)?;
-            let (k_all, v_all) = append(layer, &k, &v, pos, context)?;
-            // A group's heads share its key/value head: stack their queries as rows of one product.
-            let q = (q * scale)?.reshape((kv_heads, group * seq, hd))?;
-            let att = q.matmul(&k_all.t()?)?;
-            let att = match &mask {
-                Some(m) => att.reshape((kv_heads, group, seq, total))?.broadcast_add(m)?.reshape((
-                    kv_heads,
-                    group * seq,
-                    total,
-                ))?,
-                None => att,
-            };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v_all)?.reshape((heads, seq, hd))?.transpose(0, 1)?.reshape((seq, heads * hd))?;
+            let (q_all, k_all, v_all) = (layer.wq.forward(&h)?, layer.wk.forward(&h)?, layer.wv.forward(&h)?);
+            let mut ys = Vec::with_capacity(steps.len());
+            let mut row = 0;
+            for (&(slot, tokens), &pos) in steps.iter().zip(&starts) {
+                let seq = tokens.len();
+                let total = pos + seq;
+                // (tokens, heads·hd) → (heads, tokens, hd), rotated as llama.cpp's interleaved pairs.
+                let split = |t: &Tensor, n: usize| -> Result<Tensor> {
+                    Ok(t.narrow(0, row, seq)?.reshape((seq, n, hd))?.transpose(0, 1)?.contiguous()?)
+                };
+                let cos = self.cos.narrow(0, pos, seq)?;
+                let sin = self.sin.narrow(0, pos, seq)?;
+                let rope = |t: Tensor| -> Result<Tensor> {
+                    Ok(candle_nn::rotary_emb::rope_i(&t.unsqueeze(0)?, &cos, &sin)?.squeeze(0)?)
+                };
+                let q = rope(split(&q_all, heads)?)?;
+                let k = rope(split(&k_all, kv_heads)?)?;
+                let v = split(&v_all, kv_heads)?;
+                let (keys, values) = append(&mut self.sequences[slot], l, &k, &v, pos, context)?;
+                // A group's heads share its key/value head: stack their queries as rows of one product.
+                let q = (q * scale)?.reshape((kv_heads, group * seq, hd))?;
+                let mut att = q.matmul(&keys.t()?)?;
+                if seq > 1 {
+                    let mask = causal_mask(seq, pos, &device)?;
+                    att = att.reshape((kv_heads, group, seq, total))?.broadcast_add(&mask)?.reshape((
+                        kv_heads,
+                        group * seq,
+                        total,
+                    ))?;
+                }
+                let att = candle_nn::ops::softmax_last_dim(&att)?;
+                ys.push(att.matmul(&values)?.reshape((heads, seq, hd))?.transpose(0, 1)?.reshape((seq, heads * hd))?);
+                row += seq;
+            }
+            let y = if ys.len() == 1 { ys.remove(0) } else { Tensor::cat(&ys, 0)? };
             x = (x + layer.wo.forward(&y)?)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps)?;
             let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
             x = (x + layer.down.forward(&gated)?)?;
         }
-        self.len = total;
-        let last = x.i(seq - 1..seq)?;
+        let mut last = Vec::with_capacity(steps.len());
+        let mut row = 0;
+        for (&(slot, tokens), &pos) in steps.iter().zip(&starts) {
+            row += tokens.len();
+            last.push((row - 1) as u32);
+            self.sequences[slot].len = pos + tokens.len();
+        }
+        let last = x.index_select(&Tensor::new(last.as_slice(), &device)?, 0)?;
         let last = candle_nn::ops::rms_norm(&last, &self.norm, self.eps)?;
-        Ok(self.output.forward(&last)?.squeeze(0)?)
+        self.output.forward(&last)
     }
 }
 
-/// Writes this step's keys and values at `pos` and returns views of the whole cached sequence.
-fn append(layer: &mut Layer, k: &Tensor, v: &Tensor, pos: usize, context: usize) -> Result<(Tensor, Tensor)> {
+/// Writes this step's keys and values at `pos` of layer `layer` and returns views of the whole
+/// cached sequence.
+fn append(
+    sequence: &mut Sequence,
+    layer: usize,
+    k: &Tensor,
+    v: &Tensor,
+    pos: usize,
+    context: usize,
+) -> Result<(Tensor, Tensor)> {
     let (kv_heads, seq, hd) = k.dims3()?;
     let total = pos + seq;
-    let capacity = layer.cache.as_ref().map_or(0, |(kc, _)| kc.dim(1).unwrap_or(0));
+    if sequence.cache.len() <= layer {
+        sequence.cache.resize_with(layer + 1, || None);
+    }
+    let cache = &mut sequence.cache[layer];
+    let capacity = cache.as_ref().map_or(0, |(kc, _)| kc.dim(1).unwrap_or(0));
     if total > capacity {
         let new_cap = (capacity * 2).max(total.div_ceil(CACHE_STEP) * CACHE_STEP).min(context).max(total);
         let grow = |old: Option<&Tensor>| -> Result<Tensor> {
@@ -246,10 +353,10 @@ fn append(layer: &mut Layer, k: &Tensor, v: &Tensor, pos: usize, context: usize)
             Ok(fresh)
         };
         // Both grown before either replaces the old pair, so keys and values keep one capacity.
-        let grown = (grow(layer.cache.as_ref().map(|c| &c.0))?, grow(layer.cache.as_ref().map(|c| &c.1))?);
-        layer.cache = Some(grown);
+        let grown = (grow(cache.as_ref().map(|c| &c.0))?, grow(cache.as_ref().map(|c| &c.1))?);
+        *cache = Some(grown);
     }
-    let Some((kc, vc)) = &layer.cache else {
+    let Some((kc, vc)) = cache.as_ref() else {
         return Err(crate::error::Error::InvalidArgument { name: "cache", message: "not allocated".into() });
     };
     kc.slice_set(k, 1, pos)?;
@@ -340,22 +447,6 @@ mod tests {
     }
 
     #[test]
-    fn one_token_steps_over_row_blocks_equal_the_whole_product() {
-        let w = Tensor::randn(0f32, 1.0, (300, 48), &Device::Cpu).unwrap();
-        let x = Tensor::randn(0f32, 1.0, (1, 48), &Device::Cpu).unwrap();
-        let whole = x.matmul(&w.t().unwrap()).unwrap();
-        let lin = Linear::new(w, false).unwrap();
-        if candle_core::utils::get_num_threads() > 1 {
-            assert!(lin.blocks.len() > 1);
-        }
-        // gemm may sum the 48 products in another order for a smaller matrix: rounding only.
-        assert!(max_diff(&lin.forward(&x).unwrap(), &whole) < 1e-5);
-        // Several tokens take the plain product.
-        let xs = Tensor::randn(0f32, 1.0, (3, 48), &Device::Cpu).unwrap();
-        assert_eq!(lin.forward(&xs).unwrap().dims(), &[3, 300]);
-    }
-
-    #[test]
     fn matches_candles_llama_across_cache_growth_and_resets() {
         let mut buf = tiny_gguf();
         buf.set_position(0);
@@ -392,5 +483,43 @@ mod tests {
         assert!(ours.forward(&[1], 5000).is_err());
         ours.clear();
         assert!(ours.forward(&vec![1; 1025], 0).is_err());
+    }
+
+    #[test]
+    fn sequences_stepped_together_equal_each_alone() {
+        let mut buf = tiny_gguf();
+        buf.set_position(0);
+        let content = gguf_file::Content::read(&mut buf).unwrap();
+        let md = Metadata::new(&content, Path::new("tiny.gguf"));
+        let shapes = hyperparams::check(&md, &content, "llama").unwrap();
+        let mut model = Llama::load(&content, &mut buf, &md, shapes, 1024, false, &Device::Cpu).unwrap();
+        let prompts: [Vec<u32>; 3] = [vec![1, 2, 3], (0..40).map(|i| i % 50).collect(), vec![9]];
+        let steps = [[4u32, 5, 6], [7, 8, 9]];
+        // Alone, through the one-sequence API.
+        let mut alone = Vec::new();
+        for (p, prompt) in prompts.iter().enumerate() {
+            model.clear();
+            let mut logits = vec![model.forward(prompt, 0).unwrap().to_vec1::<f32>().unwrap()];
+            for (s, step) in steps.iter().enumerate() {
+                logits.push(model.forward(&[step[p]], prompt.len() + s).unwrap().to_vec1::<f32>().unwrap());
+            }
+            alone.push(logits);
+        }
+        // Together, in slots 5, 0 and 2; then slot 0 alone and slot 2 restarted.
+        let slots = [5, 0, 2];
+        for (p, prompt) in prompts.iter().enumerate() {
+            assert_eq!(model.start(slots[p], prompt).unwrap().to_vec1::<f32>().unwrap(), alone[p][0]);
+        }
+        for (s, step) in steps.iter().enumerate() {
+            let together = model.step(&slots, step).unwrap().to_vec2::<f32>().unwrap();
+            for p in 0..3 {
+                assert_eq!(together[p], alone[p][s + 1], "prompt {p} step {s}");
+            }
+        }
+        assert!(model.step(&[0, 0], &[1, 1]).is_err(), "a sequence twice in one step");
+        assert!(model.step(&[MAX_SEQUENCES], &[1]).is_err());
+        assert!(model.step(&[0], &[1, 2]).is_err());
+        model.release();
+        assert!(model.sequences.is_empty());
     }
 }

@@ -5,11 +5,12 @@
 mod alignment;
 pub mod hyperparams;
 mod llama;
+mod matvec;
 pub mod metadata;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};
-use crate::local::CausalLm;
+use crate::local::{BatchLm, CausalLm};
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen2};
@@ -270,6 +271,13 @@ impl GgufModel {
     pub fn architecture(&self) -> &str {
         &self.architecture
     }
+
+    fn f32_llama(&mut self) -> Result<&mut llama::Llama> {
+        match &mut self.weights {
+            Weights::F32Llama(m) => Ok(m),
+            _ => Err(Error::Unsupported("batched decoding needs the f32 Llama weights".into())),
+        }
+    }
 }
 
 impl CausalLm for GgufModel {
@@ -298,5 +306,32 @@ impl CausalLm for GgufModel {
 
     fn context_length(&self) -> usize {
         self.context_length
+    }
+
+    fn batch(&mut self) -> Option<&mut dyn BatchLm> {
+        match self.weights {
+            Weights::F32Llama(_) => Some(self),
+            _ => None,
+        }
+    }
+}
+
+impl BatchLm for GgufModel {
+    fn max_sequences(&self) -> usize {
+        llama::MAX_SEQUENCES
+    }
+
+    fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>> {
+        Ok(self.f32_llama()?.start(slot, prompt)?.to_vec1()?)
+    }
+
+    fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.f32_llama()?.step(slots, tokens)?.to_vec2()?)
+    }
+
+    fn release(&mut self) {
+        if let Weights::F32Llama(m) = &mut self.weights {
+            m.release();
+        }
     }
 }
