@@ -145,6 +145,14 @@ pub(crate) fn write(
     let _ = writeln!(md, "{}", if t.is_empty() { "No model evaluator ran.\n".to_owned() } else { t.to_string() });
 
     let _ = writeln!(md, "## Quality and latency per model\n");
+    let _ = writeln!(
+        md,
+        "Latency is per answer: its prompt pass plus its decoding. Local llama-architecture GGUF models \
+         decode up to {} answers together, and an answer's decoding time is then its share of the steps \
+         it took part in (each step's time split evenly), the machine time it cost; other models run one \
+         answer at a time.\n",
+        poq_infer::DEFAULT_MAX_BATCH
+    );
     let score_names: Vec<String> = m.evaluators.iter().chain(m.judge.as_ref()).map(|e| e.name.clone()).collect();
     let mut headers = vec!["model".to_owned(), "task".to_owned(), "n".to_owned(), "F1".to_owned(), "EM".to_owned()];
     headers.extend(score_names.iter().map(|n| format!("{n} (0–10)")));

@@ -12,6 +12,10 @@ use poq_profile::{ProfileConfig, ProfileRecord, Profiler, Target};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Requests handed to a generator at a time (its batches are at most this wide), and stored
+/// together in the cache.
+const GENERATION_CHUNK: usize = 32;
+
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -208,23 +212,32 @@ fn generate(
         .collect::<Result<_>>()?;
     let mut model: Option<Box<dyn Generator>> = None;
     let pb = bar(prompts.len(), progress, &format!("generating with {}", spec.name));
-    let mut generations = Vec::with_capacity(prompts.len());
-    for (key, request) in keys.into_iter().zip(requests) {
-        let g = match cache.get(&key) {
-            Some(g) => g.clone(),
-            None => {
-                let m = match &mut model {
-                    Some(m) => m,
-                    None => model.insert(spec.load()?),
-                };
-                let g = m.generate(request)?;
-                cache.insert(key, g.clone())?;
-                g
-            }
+    // What is not cached is generated in batches (decoded together where the model can), each
+    // batch stored as it finishes so that an interrupted run keeps it.
+    let mut generations: Vec<Option<Generation>> = keys.iter().map(|k| cache.get(k).cloned()).collect();
+    let missing: Vec<usize> = (0..keys.len()).filter(|&i| generations[i].is_none()).collect();
+    pb.inc((keys.len() - missing.len()) as u64);
+    for chunk in missing.chunks(GENERATION_CHUNK) {
+        let m = match &mut model {
+            Some(m) => m,
+            None => model.insert(spec.load()?),
         };
-        generations.push(g);
-        pb.inc(1);
+        let batch: Vec<GenerationRequest> = chunk.iter().map(|&i| requests[i].clone()).collect();
+        let outs = m.generate_batch(&batch)?;
+        if outs.len() != chunk.len() {
+            return Err(poq_infer::Error::InvalidArgument {
+                name: "generate_batch",
+                message: format!("{} answers for {} requests from {}", outs.len(), chunk.len(), spec.name),
+            }
+            .into());
+        }
+        for (&i, g) in chunk.iter().zip(outs) {
+            cache.insert(keys[i].clone(), g.clone())?;
+            generations[i] = Some(g);
+        }
+        pb.inc(chunk.len() as u64);
     }
+    let generations: Vec<Generation> = generations.into_iter().flatten().collect();
     pb.finish_and_clear();
     // The profile repeats one prompt of each task under the profiler's warm-up and repetitions.
     let picks: Vec<GenerationRequest> = [Task::QuestionAnswering, Task::Summarization]
