@@ -321,17 +321,39 @@ pub fn exact_match_score(prediction: &str, ground_truth: &str) -> bool {
     max_exact_match(prediction, [ground_truth]).unwrap_or(false)
 }
 
+/// References remembered for skipping repeats (SQuAD questions have up to six answers, often equal).
+const SEEN: usize = 8;
+
 /// The official `metric_max_over_ground_truths(f1_score, …)`; `None` when there are no references.
+///
+/// Work that cannot change the result is skipped: a reference equal to an earlier one (or to the
+/// prediction, which then scores 1, or 0 when it has no tokens) is not normalized again, and the
+/// search stops at 1, the largest F1 there is.
 pub fn max_f1<'a>(prediction: &str, references: impl IntoIterator<Item = &'a str>) -> Option<f64> {
     with_scratch(|sc| {
         sc.pred.normalize(prediction);
         sc.pred.sort();
         let mut best: Option<f64> = None;
+        let (mut seen, mut stored) = ([""; SEEN], 0);
         for r in references {
-            sc.truth.normalize(r);
-            sc.truth.sort();
-            let f = f1_of(&sc.pred, &sc.truth);
+            if seen[..stored].contains(&r) {
+                continue;
+            }
+            let f = if r == prediction {
+                if sc.pred.spans.is_empty() { 0.0 } else { 1.0 }
+            } else {
+                sc.truth.normalize(r);
+                sc.truth.sort();
+                f1_of(&sc.pred, &sc.truth)
+            };
             best = Some(best.map_or(f, |b| b.max(f)));
+            if f >= 1.0 {
+                break;
+            }
+            if stored < SEEN {
+                seen[stored] = r;
+                stored += 1;
+            }
         }
         best
     })
@@ -343,8 +365,15 @@ pub fn max_exact_match<'a>(prediction: &str, references: impl IntoIterator<Item 
         sc.pred.normalize(prediction);
         let mut best: Option<bool> = None;
         for r in references {
-            sc.truth.normalize(r);
-            best = Some(best.unwrap_or(false) || same_tokens(&sc.pred, &sc.truth));
+            // Equal strings normalize equally; once one reference matches, the answer is known.
+            let same = r == prediction || {
+                sc.truth.normalize(r);
+                same_tokens(&sc.pred, &sc.truth)
+            };
+            best = Some(same);
+            if same {
+                break;
+            }
         }
         best
     })
@@ -431,6 +460,47 @@ mod tests {
         for t in [tables::WORD, tables::CASED, tables::CASE_IGNORABLE] {
             assert!(t.windows(2).all(|w| w[0].1 < w[1].0));
         }
+    }
+
+    proptest::proptest! {
+        /// The skipped work never changes a result: each against the plain maximum over references.
+        #[test]
+        fn shortcuts_match_the_plain_maximum(
+            pred in "(the|a|b|B|c| |,|é){0,6}",
+            refs in proptest::collection::vec("(the|a|b|B|c| |,|é){0,6}", 1..12),
+            copy in proptest::collection::vec(0usize..12, 0..4),
+        ) {
+            // Some references repeat earlier ones or the prediction, as SQuAD's answers do.
+            let mut refs = refs;
+            for (k, &c) in copy.iter().enumerate() {
+                let r = if c % 3 == 0 { pred.clone() } else { refs[c % refs.len()].clone() };
+                refs.insert((k * 5) % (refs.len() + 1), r);
+            }
+            let plain_f1 = refs.iter().map(|r| {
+                with_scratch(|sc| {
+                    sc.pred.normalize(&pred);
+                    sc.pred.sort();
+                    sc.truth.normalize(r);
+                    sc.truth.sort();
+                    f1_of(&sc.pred, &sc.truth)
+                })
+            }).fold(f64::NEG_INFINITY, f64::max);
+            let plain_em = refs.iter().any(|r| normalize_answer(r) == normalize_answer(&pred));
+            let got = max_f1(&pred, refs.iter().map(String::as_str));
+            proptest::prop_assert_eq!(got.map(f64::to_bits), Some(plain_f1.to_bits()));
+            proptest::prop_assert_eq!(max_exact_match(&pred, refs.iter().map(String::as_str)), Some(plain_em));
+        }
+    }
+
+    #[test]
+    fn repeated_and_identical_references_score_as_computed() {
+        // Identical strings without tokens score 0, not 1.
+        assert_eq!(max_f1("the", ["the", "the"]), Some(0.0));
+        assert_eq!(max_f1("", [""]), Some(0.0));
+        assert_eq!(max_f1("Paris, France", ["x", "Paris, France", "x"]), Some(1.0));
+        assert_eq!(max_f1("in Paris", ["London", "London", "paris"]), Some(2.0 / 3.0));
+        assert_eq!(max_exact_match("The Cat", ["dog", "the cat!"]), Some(true));
+        assert_eq!(max_exact_match("cat", ["dog", "dog"]), Some(false));
     }
 
     #[test]
