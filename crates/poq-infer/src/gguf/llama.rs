@@ -10,10 +10,11 @@
 //! them together: the weight products then run over one row per sequence, so the weights are
 //! read once for all of them (see [`super::matvec`]).
 //!
-//! With `decode_q8` the matrices also keep a Q8_0 copy for one-token steps: decoding reads every
-//! weight once per token, so it is bound by memory bandwidth, and Q8_0 moves a quarter of the bytes
-//! of f32 (with 8-bit activations, as llama.cpp runs Q4_1 files); prompts still go through f32
-//! matrix-matrix products, where the arithmetic, not the bytes, is the cost.
+//! With `decode_q8` the matrices also keep a Q8_0 copy for products over at most 16 rows (decoding
+//! steps, and prompts that short): decoding reads every weight once per step, so it is bound by
+//! memory bandwidth, and Q8_0 moves a quarter of the bytes of f32 (with 8-bit activations, as
+//! llama.cpp runs Q4_1 files); longer prompts still go through f32 matrix-matrix products, where
+//! the arithmetic, not the bytes, is the cost.
 
 use super::metadata::Metadata;
 use crate::error::Result;
@@ -32,7 +33,8 @@ pub const MAX_SEQUENCES: usize = 16;
 /// once stays on it, so its sums never depend on how many sequences share the step.
 const DECODE_ROWS: usize = MAX_SEQUENCES;
 
-/// A weight matrix (out, in) in f32, with an optional Q8_0 copy for decoding steps.
+/// A weight matrix (out, in) in f32, with an optional Q8_0 copy for decoding steps (at most
+/// `DECODE_ROWS` rows).
 #[derive(Debug)]
 struct Linear {
     w: Tensor,

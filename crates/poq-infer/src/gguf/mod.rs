@@ -97,7 +97,7 @@ pub enum GgufPrecision {
     /// Weight matrices re-quantized to Q8_0 at load (candle has SIMD kernels for it), 8-bit
     /// activations; about 1.06 bytes per weight.
     Q8_0,
-    /// Llama-architecture files: f32 for prompts and a Q8_0 copy for one-token decoding steps,
+    /// Llama-architecture files: f32 for prompts (past 16 tokens) and a Q8_0 copy for decoding steps,
     /// the fastest on CPUs (prompts are bound by arithmetic, decoding by memory traffic); about
     /// 5 bytes per weight. Other architectures run as [`Dequantized`](GgufPrecision::Dequantized).
     Mixed,
