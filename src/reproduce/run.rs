@@ -218,10 +218,7 @@ fn generate(
     let missing: Vec<usize> = (0..keys.len()).filter(|&i| generations[i].is_none()).collect();
     pb.inc((keys.len() - missing.len()) as u64);
     for chunk in missing.chunks(GENERATION_CHUNK) {
-        let m = match &mut model {
-            Some(m) => m,
-            None => model.insert(spec.load()?),
-        };
+        let m = loaded(&mut model, spec)?;
         let batch: Vec<GenerationRequest> = chunk.iter().map(|&i| requests[i].clone()).collect();
         let outs = m.generate_batch(&batch)?;
         if outs.len() != chunk.len() {
@@ -249,14 +246,20 @@ fn generate(
     } else {
         let key = cache_key(&["generator-profile", &id, &serde_json::to_string(&(&picks, profiler.config()))?]);
         Some(profiles.get_or_try_insert(key, || -> Result<ProfileRecord> {
-            let m = match &mut model {
-                Some(m) => m,
-                None => model.insert(spec.load()?),
-            };
+            let m = loaded(&mut model, spec)?;
             Ok(profiler.profile_generator(m.as_mut(), &Target::new(device_name(), "model"), &picks)?)
         })?)
     };
     Ok(Answers { name: spec.name.clone(), spec: spec.to_string(), files, generations, profile })
+}
+
+/// The generator of `spec`, loaded on first use only: a run whose answers are all cached never
+/// loads the model.
+fn loaded<'a>(model: &'a mut Option<Box<dyn Generator>>, spec: &GeneratorSpec) -> Result<&'a mut Box<dyn Generator>> {
+    Ok(match model {
+        Some(m) => m,
+        empty => empty.insert(spec.load()?),
+    })
 }
 
 /// The device the build's features select (LoadOptions::best and the evaluators follow the same).

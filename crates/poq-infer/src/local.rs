@@ -192,35 +192,30 @@ impl LocalGenerator {
         stop_at_eos: bool,
         should_stop: &mut dyn FnMut(&[u32]) -> Result<bool>,
     ) -> Result<TokenGeneration> {
-        let mut sampler = Sampler::new(sampling)?;
+        let mut live = Live::new(Sampler::new(sampling)?, prompt, max_new_tokens, should_stop);
         let ctx = self.model.context_length();
         check_prompt(prompt, ctx)?;
-        let mut out = TokenGeneration::empty();
         if max_new_tokens == 0 {
-            return Ok(out);
+            return Ok(live.out);
         }
+        let eos = if stop_at_eos { self.eos_ids.as_slice() } else { &[] };
         self.model.reset()?;
         let start = Instant::now();
         let mut logits = self.model.forward(prompt, 0)?;
-        let mut context = prompt.to_vec();
         let mut decode_start = None;
         loop {
-            let token = sampler.sample(&mut logits, &context)?;
+            let token = live.sampler.sample(&mut logits, &live.context)?;
             if decode_start.is_none() {
-                out.prefill = start.elapsed();
+                live.out.prefill = start.elapsed();
                 decode_start = Some(Instant::now());
             }
-            out.tokens.push(token);
-            context.push(token);
-            let eos = if stop_at_eos { self.eos_ids.as_slice() } else { &[] };
-            if let Some(reason) = finish(&out.tokens, context.len(), max_new_tokens, ctx, eos, should_stop)? {
-                out.finish_reason = reason;
+            if live.push(token, ctx, eos)? {
                 break;
             }
-            logits = self.model.forward(&[token], context.len() - 1)?;
+            logits = self.model.forward(&[token], live.context.len() - 1)?;
         }
-        out.decode = decode_start.map(|t| t.elapsed()).unwrap_or_default();
-        Ok(out)
+        live.out.decode = decode_start.map(|t| t.elapsed()).unwrap_or_default();
+        Ok(live.out)
     }
 
     /// The rendered, tokenized prompt of a request.
@@ -262,27 +257,26 @@ impl LocalGenerator {
     /// sequence's place goes to the next request at once (continuous batching).
     fn generate_batched(&mut self, requests: &[GenerationRequest], width: usize) -> Result<Vec<Generation>> {
         let ctx = self.model.context_length();
-        let mut prompts = Vec::with_capacity(requests.len());
-        let mut checks = Vec::with_capacity(requests.len());
+        let mut lives = Vec::with_capacity(requests.len());
         for request in requests {
             let prompt = self.prompt_of(request)?;
             check_prompt(&prompt, ctx)?;
-            Sampler::new(&request.sampling)?;
-            prompts.push(prompt);
-            checks.push(self.stop_check(&request.stop));
+            let sampler = Sampler::new(&request.sampling)?;
+            lives.push(Live::new(sampler, &prompt, request.max_new_tokens, self.stop_check(&request.stop)));
         }
+        let prompt_lengths: Vec<usize> = lives.iter().map(|l| l.context.len()).collect();
         let eos = self.eos_ids.clone();
         let Some(batch) = self.model.batch() else {
             return Err(Error::Unsupported("this model decodes one sequence at a time".into()));
         };
         let width = width.min(batch.max_sequences()).max(1);
-        let outs = decode_together(batch, requests, &prompts, &mut checks, &eos, ctx, width);
+        let outs = decode_together(batch, lives, &eos, ctx, width);
         batch.release();
         outs?
             .into_iter()
             .zip(requests)
-            .zip(&prompts)
-            .map(|((o, r), p)| self.to_generation(p.len(), o, &r.stop))
+            .zip(prompt_lengths)
+            .map(|((o, r), n)| self.to_generation(n, o, &r.stop))
             .collect()
     }
 }
@@ -311,44 +305,30 @@ fn check_prompt(prompt: &[u32], ctx: usize) -> Result<()> {
     Ok(())
 }
 
-/// Why generation ends after `tokens` (`context` positions used), if it does: an `eos` id or the
-/// stop check (`Stop`), or the token budget or the context (`Length`).
-fn finish(
-    tokens: &[u32],
-    context: usize,
-    max_new_tokens: usize,
-    ctx: usize,
-    eos: &[u32],
-    should_stop: &mut dyn FnMut(&[u32]) -> Result<bool>,
-) -> Result<Option<FinishReason>> {
-    let last = tokens.last().copied();
-    if last.is_some_and(|t| eos.contains(&t)) || should_stop(tokens)? {
-        return Ok(Some(FinishReason::Stop));
-    }
-    Ok((tokens.len() >= max_new_tokens || context >= ctx).then_some(FinishReason::Length))
-}
-
-/// One request being decoded in a batch.
-struct Live {
-    request: usize,
+/// One request being decoded: its sampler, prompt and generated ids, and when it ends.
+struct Live<F> {
     sampler: Sampler,
     context: Vec<u32>,
+    max_new_tokens: usize,
+    should_stop: F,
     out: TokenGeneration,
 }
 
-impl Live {
-    /// Records `token`; whether the sequence is finished.
-    fn push(
-        &mut self,
-        token: u32,
-        max_new_tokens: usize,
-        ctx: usize,
-        eos: &[u32],
-        should_stop: &mut dyn FnMut(&[u32]) -> Result<bool>,
-    ) -> Result<bool> {
+impl<F: FnMut(&[u32]) -> Result<bool>> Live<F> {
+    fn new(sampler: Sampler, prompt: &[u32], max_new_tokens: usize, should_stop: F) -> Self {
+        Live { sampler, context: prompt.to_vec(), max_new_tokens, should_stop, out: TokenGeneration::empty() }
+    }
+
+    /// Records `token`; whether generation ends with it: an `eos` id or the stop check (`Stop`),
+    /// or the token budget or the context of `ctx` positions (`Length`).
+    fn push(&mut self, token: u32, ctx: usize, eos: &[u32]) -> Result<bool> {
         self.out.tokens.push(token);
         self.context.push(token);
-        let reason = finish(&self.out.tokens, self.context.len(), max_new_tokens, ctx, eos, should_stop)?;
+        let reason = if eos.contains(&token) || (self.should_stop)(&self.out.tokens)? {
+            Some(FinishReason::Stop)
+        } else {
+            (self.out.tokens.len() >= self.max_new_tokens || self.context.len() >= ctx).then_some(FinishReason::Length)
+        };
         if let Some(reason) = reason {
             self.out.finish_reason = reason;
         }
@@ -356,44 +336,37 @@ impl Live {
     }
 }
 
-/// The loop of [`LocalGenerator::generate_batched`]. A request's prefill time is its own prompt
-/// pass; its decode time is its share of the steps it took part in (each step's time divided
-/// evenly among its sequences), so the times of a batch add up to its wall time.
+/// The loop of [`LocalGenerator::generate_batched`], over `lives` in request order. A request's
+/// prefill time is its own prompt pass; its decode time is its share of the steps it took part in
+/// (each step's time divided evenly among its sequences), so the times of a batch add up to its
+/// wall time.
 fn decode_together<F: FnMut(&[u32]) -> Result<bool>>(
     batch: &mut dyn BatchLm,
-    requests: &[GenerationRequest],
-    prompts: &[Vec<u32>],
-    checks: &mut [F],
+    lives: Vec<Live<F>>,
     eos: &[u32],
     ctx: usize,
     width: usize,
 ) -> Result<Vec<TokenGeneration>> {
-    let mut done: Vec<Option<TokenGeneration>> = (0..requests.len()).map(|_| None).collect();
-    let mut pending = (0..requests.len()).rev().collect::<Vec<_>>();
-    let mut slots: Vec<Option<Live>> = (0..width).map(|_| None).collect();
+    let mut done: Vec<Option<TokenGeneration>> = (0..lives.len()).map(|_| None).collect();
+    let mut pending = lives.into_iter().enumerate();
+    // Each place holds a request's index and its state.
+    let mut slots: Vec<Option<(usize, Live<F>)>> = (0..width).map(|_| None).collect();
     loop {
         for (slot, place) in slots.iter_mut().enumerate() {
             while place.is_none() {
-                let Some(i) = pending.pop() else { break };
-                let (request, prompt) = (&requests[i], &prompts[i]);
-                let mut live = Live {
-                    request: i,
-                    sampler: Sampler::new(&request.sampling)?,
-                    context: prompt.clone(),
-                    out: TokenGeneration::empty(),
-                };
-                if request.max_new_tokens == 0 {
+                let Some((i, mut live)) = pending.next() else { break };
+                if live.max_new_tokens == 0 {
                     done[i] = Some(live.out);
                     continue;
                 }
                 let start = Instant::now();
-                let mut logits = batch.start(slot, prompt)?;
+                let mut logits = batch.start(slot, &live.context)?;
                 let token = live.sampler.sample(&mut logits, &live.context)?;
                 live.out.prefill = start.elapsed();
-                if live.push(token, request.max_new_tokens, ctx, eos, &mut checks[i])? {
+                if live.push(token, ctx, eos)? {
                     done[i] = Some(live.out);
                 } else {
-                    *place = Some(live);
+                    *place = Some((i, live));
                 }
             }
         }
@@ -402,20 +375,19 @@ fn decode_together<F: FnMut(&[u32]) -> Result<bool>>(
             break;
         }
         let tokens: Vec<u32> =
-            active.iter().filter_map(|&s| slots[s].as_ref().and_then(|l| l.context.last().copied())).collect();
+            active.iter().filter_map(|&s| slots[s].as_ref().and_then(|(_, l)| l.context.last().copied())).collect();
         let start = Instant::now();
         let all_logits = batch.step(&active, &tokens)?;
         let share = start.elapsed() / active.len() as u32;
         for (&slot, mut logits) in active.iter().zip(all_logits) {
-            let Some(mut live) = slots[slot].take() else { continue };
+            let Some((i, mut live)) = slots[slot].take() else { continue };
             let sampled = Instant::now();
             let token = live.sampler.sample(&mut logits, &live.context)?;
             live.out.decode += share + sampled.elapsed();
-            let i = live.request;
-            if live.push(token, requests[i].max_new_tokens, ctx, eos, &mut checks[i])? {
+            if live.push(token, ctx, eos)? {
                 done[i] = Some(live.out);
             } else {
-                slots[slot] = Some(live);
+                slots[slot] = Some((i, live));
             }
         }
     }

@@ -448,15 +448,20 @@ mod tests {
         (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
     }
 
+    /// The model of `buf` (a [`tiny_gguf`]) with a context of 1,024.
+    fn load_tiny(buf: &mut Cursor<Vec<u8>>, decode_q8: bool) -> Llama {
+        buf.set_position(0);
+        let content = gguf_file::Content::read(buf).unwrap();
+        let md = Metadata::new(&content, Path::new("tiny.gguf"));
+        let shapes = hyperparams::check(&md, &content, "llama").unwrap();
+        Llama::load(&content, buf, &md, shapes, 1024, decode_q8, &Device::Cpu).unwrap()
+    }
+
     #[test]
     fn matches_candles_llama_across_cache_growth_and_resets() {
         let mut buf = tiny_gguf();
-        buf.set_position(0);
-        let content = gguf_file::Content::read(&mut buf).unwrap();
-        let md = Metadata::new(&content, Path::new("tiny.gguf"));
-        let shapes = hyperparams::check(&md, &content, "llama").unwrap();
-        let mut ours = Llama::load(&content, &mut buf, &md, shapes, 1024, false, &Device::Cpu).unwrap();
-        let mut mixed = Llama::load(&content, &mut buf, &md, shapes, 1024, true, &Device::Cpu).unwrap();
+        let mut ours = load_tiny(&mut buf, false);
+        let mut mixed = load_tiny(&mut buf, true);
         buf.set_position(0);
         let content2 = gguf_file::Content::read(&mut buf).unwrap();
         let mut theirs = ModelWeights::from_gguf(content2, &mut buf, &Device::Cpu).unwrap();
@@ -489,12 +494,7 @@ mod tests {
 
     #[test]
     fn sequences_stepped_together_equal_each_alone() {
-        let mut buf = tiny_gguf();
-        buf.set_position(0);
-        let content = gguf_file::Content::read(&mut buf).unwrap();
-        let md = Metadata::new(&content, Path::new("tiny.gguf"));
-        let shapes = hyperparams::check(&md, &content, "llama").unwrap();
-        let mut model = Llama::load(&content, &mut buf, &md, shapes, 1024, false, &Device::Cpu).unwrap();
+        let mut model = load_tiny(&mut tiny_gguf(), false);
         let prompts: [Vec<u32>; 3] = [vec![1, 2, 3], (0..40).map(|i| i % 50).collect(), vec![9]];
         let steps = [[4u32, 5, 6], [7, 8, 9]];
         // Alone, through the one-sequence API.
