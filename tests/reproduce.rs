@@ -1,6 +1,7 @@
 //! End-to-end test of the reproduction on the bundled sample: with the real small models when they
 //! are fetched (required in CI), and with none at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
 
 use poq::reproduce::{Config, run};
 use std::path::{Path, PathBuf};

@@ -59,6 +59,9 @@ pub struct Engine {
     pub(crate) audit: Audit,
     /// Mean consensus without weights: summed inline instead of through the generic aggregator.
     pub(crate) mean_fast: bool,
+    /// Some node can serve another output than its own (downgrade, copycat): then a round draws
+    /// each output's truth once and shares it.
+    pub(crate) shared_outputs: bool,
 }
 
 fn positive_finite(field: &str, v: f64) -> Result<f64> {
@@ -292,6 +295,7 @@ impl Engine {
             ));
         }
 
+        let shared_outputs = inf.iter().any(|n| !matches!(n.act, InfAct::None));
         Ok(Engine {
             scenario: sc.clone(),
             outputs,
@@ -304,6 +308,7 @@ impl Engine {
             reward: sc.reward,
             audit: sc.audit,
             mean_fast: sc.consensus == Consensus::Mean,
+            shared_outputs,
         })
     }
 

@@ -71,14 +71,20 @@ pub(crate) enum Quality {
 }
 
 impl Quality {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample(&self, prompt: usize, rng: &mut RoundRng) -> f64 {
         match self {
             Quality::Normal { mean, sd } => (mean + sd * rng.normal()).clamp(0.0, 10.0),
-            Quality::Beta(b) => 10.0 * b.sample(rng),
+            Quality::Beta(b) => rng.detached(|g| sample_beta(b, g)),
             Quality::Empirical(s) => s[prompt],
         }
     }
+}
+
+/// Out of line: the Beta sampler is large and would crowd the round loop it is inlined into.
+#[inline(never)]
+fn sample_beta(b: &Beta<f64>, rng: &mut RoundRng) -> f64 {
+    10.0 * b.sample(rng)
 }
 
 fn check(field: &str, ok: bool, what: &str, value: f64) -> Result<()> {

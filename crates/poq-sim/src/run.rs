@@ -67,10 +67,7 @@ impl Engine {
         let mut acc = ChunkAcc::new(self.inf.len() + self.ev.len());
         let mut scratch = Scratch::new(self);
         let mut out = Vec::new();
-        let mut trust = trust;
-        for r in start..end {
-            self.play_round(r, &mut scratch, &mut acc, trust.as_deref_mut(), tx.then_some(&mut out))?;
-        }
+        self.play_rounds(start..end, &mut scratch, &mut acc, trust, tx.then_some(&mut out))?;
         Ok((acc, out))
     }
 
@@ -117,7 +114,7 @@ impl Engine {
             let mut out = Vec::new();
             for r in 0..rounds.end.min(self.scenario.rounds) {
                 let mut sink = Vec::new();
-                self.play_round(r, &mut scratch, &mut acc, state.as_mut(), Some(&mut sink))?;
+                self.play_rounds(r..r + 1, &mut scratch, &mut acc, state.as_mut(), Some(&mut sink))?;
                 if r >= rounds.start {
                     out.extend(sink);
                 }
@@ -127,9 +124,7 @@ impl Engine {
         let mut acc = ChunkAcc::new(self.inf.len() + self.ev.len());
         let mut scratch = Scratch::new(self);
         let mut out = Vec::new();
-        for r in rounds {
-            self.play_round(r, &mut scratch, &mut acc, None, Some(&mut out))?;
-        }
+        self.play_rounds(rounds, &mut scratch, &mut acc, None, Some(&mut out))?;
         Ok(out)
     }
 }
