@@ -40,8 +40,15 @@ impl CustomOp1 for GeluErf {
 }
 
 #[inline(always)]
-fn gelu(x: f32) -> f32 {
+pub(super) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// GELU's tanh approximation, as transformers' `gelu_new` (rare in sentence encoders: plain libm).
+#[inline]
+pub(super) fn gelu_tanh(x: f32) -> f32 {
+    const C: f32 = 0.797_884_6; // √(2/π)
+    0.5 * x * (1.0 + (C * (x + 0.044_715 * x * x * x)).tanh())
 }
 
 /// Abramowitz & Stegun 7.1.26.
@@ -54,19 +61,25 @@ fn erf(x: f32) -> f32 {
     y.copysign(x)
 }
 
-/// e^(-z) for z ≥ 0 (returns 0 past z = 87), without branches.
+/// e^(-z) for z ≥ 0 (returns 0 past z = 87), without branches or library calls.
+///
+/// `floor` and float-to-int casts are library calls or NaN-checked sequences on baseline x86-64
+/// (no SSE4.1), which kept LLVM from vectorizing; rounding by adding 1.5·2^23 is plain arithmetic
+/// and leaves the integer in the sum's low mantissa bits.
 #[inline(always)]
-fn exp_neg(z: f32) -> f32 {
+pub(super) fn exp_neg(z: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5·2^23
     let y = (-z).max(-87.0) * std::f32::consts::LOG2_E;
-    let k = y.floor();
-    let f = (y - k) * std::f32::consts::LN_2; // in [0, ln 2)
-    // Taylor series of e^f to degree 7 (error < 3e-8 on [0, ln 2)); f32 rounding of y dominates:
+    let t = y + ROUND;
+    let k = t - ROUND; // y rounded to the nearest integer, in [-126, 0]
+    let f = (y - k) * std::f32::consts::LN_2; // in [-ln 2 / 2, ln 2 / 2]
+    // Taylor series of e^f to degree 7 (error < 1e-8 there); f32 rounding of y dominates:
     // relative error ~1e-6 for large z, where erf no longer needs e^(-z) at all.
     let p = 1.0
         + f * (1.0
             + f * (0.5 + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0 + f / 5040.0))))));
-    let bits = ((k as i32 + 127) as u32) << 23;
-    p * f32::from_bits(bits)
+    let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    p * f32::from_bits(((k + 127) as u32) << 23)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use crate::Result;
 /// y = x W^T + b, with W stored transposed (in, out) so the matmul reads it row-major.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
-    w_t: Tensor,
-    b: Tensor,
+    pub(super) w_t: Tensor,
+    pub(super) b: Tensor,
 }
 
 impl Linear {
@@ -32,10 +32,10 @@ impl Linear {
 }
 
 #[derive(Debug, Clone)]
-struct LayerNorm {
-    w: Tensor,
-    b: Tensor,
-    eps: f32,
+pub(super) struct LayerNorm {
+    pub(super) w: Tensor,
+    pub(super) b: Tensor,
+    pub(super) eps: f32,
 }
 
 impl LayerNorm {
@@ -53,30 +53,30 @@ impl LayerNorm {
 }
 
 #[derive(Debug, Clone)]
-struct Embeddings {
-    word: Tensor,
-    position: Tensor,
-    token_type: Option<Tensor>,
-    norm: LayerNorm,
-    offset: usize,
+pub(super) struct Embeddings {
+    pub(super) word: Tensor,
+    pub(super) position: Tensor,
+    pub(super) token_type: Option<Tensor>,
+    pub(super) norm: LayerNorm,
+    pub(super) offset: usize,
 }
 
 #[derive(Debug, Clone)]
-struct Layer {
-    qkv: Linear,
-    attn_out: Linear,
-    attn_norm: LayerNorm,
-    inter: Linear,
-    out: Linear,
-    out_norm: LayerNorm,
+pub(super) struct Layer {
+    pub(super) qkv: Linear,
+    pub(super) attn_out: Linear,
+    pub(super) attn_norm: LayerNorm,
+    pub(super) inter: Linear,
+    pub(super) out: Linear,
+    pub(super) out_norm: LayerNorm,
 }
 
 /// A loaded BERT- or RoBERTa-family encoder.
 #[derive(Debug, Clone)]
 pub struct Transformer {
     config: EncoderConfig,
-    embeddings: Embeddings,
-    layers: Vec<Layer>,
+    pub(super) embeddings: Embeddings,
+    pub(super) layers: Vec<Layer>,
     device: Device,
 }
 

@@ -5,6 +5,7 @@ mod batch;
 mod config;
 mod gelu;
 mod layers;
+mod packed;
 mod pooling;
 mod weights;
 
@@ -114,7 +115,22 @@ impl SentenceEncoder {
         let device = self.transformer.device();
         let use_types = self.transformer.config().type_vocab_size > 1;
         let pad_id = self.transformer.config().pad_token_id;
+        let h = self.transformer.config().hidden_size;
         for idx in plan(&lengths, self.batch_size) {
+            // On CPU the packed forward pass (no padding, our own buffers); elsewhere candle's graph.
+            if device.is_cpu() && idx.iter().all(|&i| lengths[i] > 0) {
+                let ids: Vec<&[u32]> = idx.iter().map(|&i| encodings[i].get_ids()).collect();
+                let types: Vec<&[u32]> = idx.iter().map(|&i| encodings[i].get_type_ids()).collect();
+                let lens: Vec<usize> = idx.iter().map(|&i| lengths[i]).collect();
+                let hidden = self.transformer.forward_packed(&ids, &types)?;
+                for (row, mut v) in idx.iter().zip(pooling::pool_packed(&hidden, &lens, h, &self.sentence.pooling)) {
+                    if self.sentence.normalize {
+                        pooling::normalize_vec(&mut v);
+                    }
+                    out[*row] = v;
+                }
+                continue;
+            }
             let batch = pad(&encodings, &idx, pad_id, use_types, device)?;
             let hidden = self.transformer.forward(&batch.ids, &batch.type_ids, &batch.mask)?;
             let mut pooled = pooling::pool(&hidden, &batch.mask, &batch.lengths, &self.sentence.pooling)?;

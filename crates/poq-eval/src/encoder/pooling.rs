@@ -68,6 +68,43 @@ pub(crate) fn pool(hidden: &Tensor, mask: &Tensor, lengths: &[usize], modes: &[P
     Ok(out)
 }
 
+/// Pools packed hidden states (`lengths[i]` rows of `h` values for sequence i, end to end) with
+/// each mode, concatenated: one vector of `h × modes` per sequence. Every length must be ≥ 1.
+pub(crate) fn pool_packed(hidden: &[f32], lengths: &[usize], h: usize, modes: &[Pooling]) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(lengths.len());
+    let mut start = 0;
+    for &len in lengths {
+        let rows = &hidden[start * h..(start + len) * h];
+        start += len;
+        let mut v = Vec::with_capacity(h * modes.len());
+        for mode in modes {
+            match mode {
+                Pooling::Cls => v.extend_from_slice(&rows[..h]),
+                Pooling::LastToken => v.extend_from_slice(&rows[(len - 1) * h..]),
+                Pooling::Mean | Pooling::MeanSqrtLen => {
+                    let mut sum = vec![0f32; h];
+                    rows.chunks(h).for_each(|r| sum.iter_mut().zip(r).for_each(|(s, x)| *s += x));
+                    let denom = if *mode == Pooling::Mean { len as f32 } else { (len as f32).sqrt() };
+                    v.extend(sum.iter().map(|s| s / denom));
+                }
+                Pooling::Max => {
+                    let mut max = vec![f32::NEG_INFINITY; h];
+                    rows.chunks(h).for_each(|r| max.iter_mut().zip(r).for_each(|(m, x)| *m = m.max(*x)));
+                    v.extend(max);
+                }
+            }
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// Divides `v` by its L2 norm (at least 1e-12, as `torch.nn.functional.normalize`).
+pub(crate) fn normalize_vec(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
 /// Divides each row by its L2 norm (at least 1e-12, as `torch.nn.functional.normalize`).
 pub(crate) fn normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
