@@ -25,17 +25,16 @@ struct View<G> {
     len: usize,
 }
 
-impl View<()> {
-    fn new(t: &Tensor) -> Result<View<impl Deref<Target = Storage> + '_>> {
-        let (guard, layout) = t.storage_and_layout();
-        if !matches!(&*guard, Storage::Cpu(_)) || !layout.is_contiguous() {
-            return Err(Error::InvalidArgument {
-                name: "tensor",
-                message: "the packed encoder needs contiguous CPU tensors".into(),
-            });
-        }
-        Ok(View { start: layout.start_offset(), len: layout.shape().elem_count(), guard })
+/// Views `t`'s values (an error unless it is a contiguous CPU tensor).
+fn view(t: &Tensor) -> Result<View<impl Deref<Target = Storage> + '_>> {
+    let (guard, layout) = t.storage_and_layout();
+    if !matches!(&*guard, Storage::Cpu(_)) || !layout.is_contiguous() {
+        return Err(Error::InvalidArgument {
+            name: "tensor",
+            message: "the packed encoder needs contiguous CPU tensors".into(),
+        });
     }
+    Ok(View { start: layout.start_offset(), len: layout.shape().elem_count(), guard })
 }
 
 impl<G: Deref<Target = Storage>> View<G> {
@@ -93,7 +92,8 @@ fn matmul_acc(
     }
 }
 
-/// `q (l × d) · kᵀ` where the rows of `k` (l × d) sit `k_rs` apart: `dst (l × l)` is overwritten.
+/// `q (l × d) · kᵀ` where the rows of `q` and `k` (l × d each) sit `rs` apart: `dst (l × l)` is
+/// overwritten.
 fn scores(dst: &mut [f32], q: &[f32], k: &[f32], rs: usize, (l, d): (usize, usize)) {
     if l == 0 || d == 0 {
         return;
@@ -189,6 +189,9 @@ impl Transformer {
     /// Hidden states of packed sequences: `ids[i]` and `type_ids[i]` (same length, at least 1)
     /// are sequence i; returns (Σ lengths) × hidden values, sequence after sequence.
     pub(crate) fn forward_packed(&self, ids: &[&[u32]], type_ids: &[&[u32]]) -> Result<Vec<f32>> {
+        if ids.len() != type_ids.len() || ids.iter().zip(type_ids).any(|(a, b)| a.len() != b.len()) {
+            return Err(Error::InvalidArgument { name: "type_ids", message: "must match ids in shape".into() });
+        }
         let c = self.config();
         let (h, nh) = (c.hidden_size, c.num_heads);
         let d = h / nh;
@@ -196,8 +199,8 @@ impl Transformer {
         let n: usize = lengths.iter().sum();
         let threads = rayon::current_num_threads();
         let emb = &self.embeddings;
-        let (word, position) = (View::new(&emb.word)?, View::new(&emb.position)?);
-        let token_type = emb.token_type.as_ref().map(View::new).transpose()?;
+        let (word, position) = (view(&emb.word)?, view(&emb.position)?);
+        let token_type = emb.token_type.as_ref().map(view).transpose()?;
         let (word, position) = (word.slice()?, position.slice()?);
         let token_type = token_type.as_ref().map(View::slice).transpose()?;
 
@@ -227,7 +230,7 @@ impl Transformer {
                 Ok::<(), Error>(())
             },
         )?;
-        let (ln_w, ln_b) = (View::new(&emb.norm.w)?, View::new(&emb.norm.b)?);
+        let (ln_w, ln_b) = (view(&emb.norm.w)?, view(&emb.norm.b)?);
         layer_norm(&mut x, ln_w.slice()?, ln_b.slice()?, emb.norm.eps);
 
         let mut qkv = vec![0f32; n * 3 * h];
@@ -250,14 +253,13 @@ impl Transformer {
                 &l.out_norm.w,
                 &l.out_norm.b,
             ]
-            .map(View::new);
-            let mut w: Vec<&[f32]> = Vec::with_capacity(views.len());
-            let views = views.into_iter().collect::<Result<Vec<_>>>()?;
-            for v in &views {
-                w.push(v.slice()?);
-            }
-            let [qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, inter_w, inter_b, ffn_w, ffn_b, ln2_w, ln2_b] = w[..] else {
-                unreachable!("twelve views make twelve slices")
+            .map(view)
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+            let w = views.iter().map(View::slice).collect::<Result<Vec<_>>>()?;
+            let &[qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, inter_w, inter_b, ffn_w, ffn_b, ln2_w, ln2_b] = &w[..]
+            else {
+                return Err(Error::InvalidArgument { name: "layer", message: "expected twelve tensors".into() });
             };
             // Q, K, V (query pre-scaled at load).
             fill_bias(&mut qkv, qkv_b);
