@@ -46,27 +46,44 @@ impl<G: Deref<Target = Storage>> View<G> {
     }
 }
 
-/// Row-major `dst (m × n) += a (m × k) · b (k × n)`, with row strides given (column stride 1).
-/// `threads` > 1 splits the product over rayon's pool.
-#[allow(clippy::too_many_arguments)]
-fn matmul_acc(
+/// A matrix operand read through strides: element (r, c) is `data[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// Row-major rows `rs` apart.
+    fn rows(data: &'a [f32], rs: usize) -> Self {
+        Strided { data, rs, cs: 1 }
+    }
+
+    /// Whether a `rows × cols` matrix fits: its last element is inside `data`.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        self.data.len() > (rows - 1) * self.rs + (cols - 1) * self.cs
+    }
+}
+
+/// `dst (m × n, row-major, rows dst_rs apart) = a (m × k) · b (k × n)`, added onto `dst` when
+/// `accumulate`, else overwriting it. `threads` > 1 splits the product over rayon's pool.
+fn matmul(
     dst: &mut [f32],
     dst_rs: usize,
-    a: &[f32],
-    a_rs: usize,
-    b: &[f32],
-    b_rs: usize,
+    a: Strided<'_>,
+    b: Strided<'_>,
     (m, k, n): (usize, usize, usize),
+    accumulate: bool,
     threads: usize,
 ) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // The last row needs only its first n (or k) columns: bounds that every strided access fits.
-    assert!(dst.len() >= (m - 1) * dst_rs + n && a.len() >= (m - 1) * a_rs + k && b.len() >= (k - 1) * b_rs + n);
+    assert!(Strided::rows(dst, dst_rs).fits(m, n) && a.fits(m, k) && b.fits(k, n));
     let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    // SAFETY: the assertion above keeps every element gemm reads or writes inside its slice; `dst`
-    // is borrowed mutably, so nothing else aliases it.
+    // SAFETY: the assertion keeps every element gemm reads or writes inside its slice; `dst` is
+    // borrowed mutably, so nothing else aliases it.
     unsafe {
         gemm::gemm(
             m,
@@ -75,52 +92,19 @@ fn matmul_acc(
             dst.as_mut_ptr(),
             1,
             dst_rs as isize,
-            true,
-            a.as_ptr(),
-            1,
-            a_rs as isize,
-            b.as_ptr(),
-            1,
-            b_rs as isize,
-            1.0,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
             false,
             par,
-        );
-    }
-}
-
-/// `q (l × d) · kᵀ` where the rows of `q` and `k` (l × d each) sit `rs` apart: `dst (l × l)` is
-/// overwritten.
-fn scores(dst: &mut [f32], q: &[f32], k: &[f32], rs: usize, (l, d): (usize, usize)) {
-    if l == 0 || d == 0 {
-        return;
-    }
-    assert!(dst.len() >= l * l && q.len() >= (l - 1) * rs + d && k.len() >= (l - 1) * rs + d);
-    // SAFETY: as in `matmul_acc`; kᵀ is read through swapped strides (row step 1, column step rs).
-    unsafe {
-        gemm::gemm(
-            l,
-            l,
-            d,
-            dst.as_mut_ptr(),
-            1,
-            l as isize,
-            false,
-            q.as_ptr(),
-            1,
-            rs as isize,
-            k.as_ptr(),
-            rs as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
         );
     }
 }
@@ -263,7 +247,7 @@ impl Transformer {
             };
             // Q, K, V (query pre-scaled at load).
             fill_bias(&mut qkv, qkv_b);
-            matmul_acc(&mut qkv, 3 * h, &x, h, qkv_w, 3 * h, (n, h, 3 * h), threads);
+            matmul(&mut qkv, 3 * h, Strided::rows(&x, h), Strided::rows(qkv_w, 3 * h), (n, h, 3 * h), true, threads);
             // Attention per sequence: every head reads its Q, K and V columns in place.
             let qkv_ref = &qkv;
             split_rows(&mut ctx, &lengths, h).into_par_iter().zip(starts.par_iter().zip(&lengths)).for_each(
@@ -273,23 +257,26 @@ impl Transformer {
                     out.fill(0.0);
                     for head in 0..nh {
                         let col = head * d;
-                        scores(&mut p, &base[col..], &base[h + col..], 3 * h, (len, d));
+                        // Scores q·kᵀ: kᵀ is K read with its strides swapped.
+                        let (q, k) = (Strided::rows(&base[col..], 3 * h), &base[h + col..]);
+                        matmul(&mut p, len, q, Strided { data: k, rs: 1, cs: 3 * h }, (len, d, len), false, 1);
                         softmax_rows(&mut p, len);
-                        matmul_acc(&mut out[col..], h, &p, len, &base[2 * h + col..], 3 * h, (len, len, d), 1);
+                        let v = Strided::rows(&base[2 * h + col..], 3 * h);
+                        matmul(&mut out[col..], h, Strided::rows(&p, len), v, (len, len, d), true, 1);
                     }
                 },
             );
             // x ← LN(x + ctx·Wo + bo)
             add_bias(&mut x, out_b);
-            matmul_acc(&mut x, h, &ctx, h, out_w, h, (n, h, h), threads);
+            matmul(&mut x, h, Strided::rows(&ctx, h), Strided::rows(out_w, h), (n, h, h), true, threads);
             layer_norm(&mut x, ln1_w, ln1_b, l.attn_norm.eps);
             // inter ← act(x·Wi + bi)
             fill_bias(&mut inter, inter_b);
-            matmul_acc(&mut inter, i, &x, h, inter_w, i, (n, h, i), threads);
+            matmul(&mut inter, i, Strided::rows(&x, h), Strided::rows(inter_w, i), (n, h, i), true, threads);
             activate(&mut inter, c.activation);
             // x ← LN(x + inter·Wout + bout)
             add_bias(&mut x, ffn_b);
-            matmul_acc(&mut x, h, &inter, i, ffn_w, h, (n, i, h), threads);
+            matmul(&mut x, h, Strided::rows(&inter, i), Strided::rows(ffn_w, h), (n, i, h), true, threads);
             layer_norm(&mut x, ln2_w, ln2_b, l.out_norm.eps);
         }
         Ok(x)
