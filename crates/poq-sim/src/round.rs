@@ -97,7 +97,7 @@ impl Engine {
     }
 
     /// Plays `rounds` in order, adding their payouts and consensus errors to `acc`. The reward rule
-    /// is matched here once, so that each payout below is two inlined multiplies, not a dispatch.
+    /// is matched here once, so that each payout below is the rule's inlined formula, not a dispatch.
     pub(crate) fn play_rounds(
         &self,
         rounds: Range<u64>,
