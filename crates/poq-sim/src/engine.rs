@@ -3,6 +3,7 @@
 
 use crate::adversary::{Act, EvaluatorAttack, InferenceAttack};
 use crate::error::{Result, SimError};
+use crate::honest::Honest;
 use crate::models::{Quality, Scorer};
 use crate::scenario::{Audit, Scenario, Selection, Serving};
 use poq_core::{Consensus, Reward, RewardRule, combine_costs};
@@ -62,6 +63,8 @@ pub struct Engine {
     /// Some node can serve another output than its own (downgrade, copycat): then a round draws
     /// each output's truth once and shares it.
     pub(crate) shared_outputs: bool,
+    /// Set when every round is honest: such rounds take the loop in `honest.rs`.
+    pub(crate) honest: Option<Honest>,
 }
 
 fn positive_finite(field: &str, v: f64) -> Result<f64> {
@@ -296,7 +299,7 @@ impl Engine {
         }
 
         let shared_outputs = inf.iter().any(|n| !matches!(n.act, InfAct::None));
-        Ok(Engine {
+        let mut engine = Engine {
             scenario: sc.clone(),
             outputs,
             inf,
@@ -309,7 +312,10 @@ impl Engine {
             audit: sc.audit,
             mean_fast: sc.consensus == Consensus::Mean,
             shared_outputs,
-        })
+            honest: None,
+        };
+        engine.honest = Honest::of(&engine);
+        Ok(engine)
     }
 
     /// The scenario this engine runs.

@@ -31,6 +31,7 @@
 mod adversary;
 mod engine;
 mod error;
+mod honest;
 mod models;
 pub mod output;
 mod paper;

@@ -24,7 +24,7 @@ pub(crate) struct Scratch {
     truths: Vec<f64>,
     stake_left: Vec<f64>,
     // Per-round and per-answer arrays, kept here so they are not re-zeroed every answer.
-    ids: [usize; MAX_K],
+    pub(crate) ids: [usize; MAX_K],
     /// The round's evaluators' normalized costs, looked up once per round rather than per answer.
     costs: [f64; MAX_K],
     active: [bool; MAX_K],
@@ -106,11 +106,42 @@ impl Engine {
         trust: Option<&mut TrustState>,
         record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
+        if let (Some(h), None, None) = (&self.honest, &trust, &record) {
+            match self.reward {
+                Reward::Linear(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
+                Reward::QualityPerCost(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
+                Reward::Power(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
+            }
+            return Ok(());
+        }
         match self.reward {
             Reward::Linear(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
             Reward::QualityPerCost(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
             Reward::Power(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
         }
+    }
+
+    /// The start of round `r`, shared by every path: its generator, after drawing the prompt, the
+    /// serving node(s) and the evaluators (into `scratch.ids`).
+    #[inline(always)]
+    pub(crate) fn begin_round(&self, r: u64, scratch: &mut Scratch) -> (RoundRng, usize, Range<usize>) {
+        let mut rng = RoundRng::new(self.scenario.seed, r);
+        let prompt = rng.index(self.scenario.prompts);
+        let nf = self.inf.len();
+        let served = match self.scenario.serving {
+            Serving::All => 0..nf,
+            Serving::Uniform => {
+                let i = rng.index(nf);
+                i..i + 1
+            }
+            Serving::Stake => {
+                let total = self.inf_stakes.iter().sum();
+                let i = rng.detached(|g| weighted_pick(&self.inf_stakes, total, g));
+                i..i + 1
+            }
+        };
+        self.sample_evaluators(scratch, &mut rng);
+        (rng, prompt, served)
     }
 
     fn play_rounds_with<R: RewardRule>(
@@ -139,23 +170,9 @@ impl Engine {
         record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
         let seed = self.scenario.seed;
-        let mut rng = RoundRng::new(seed, r);
-        let prompt = rng.index(self.scenario.prompts);
+        let (mut rng, prompt, served) = self.begin_round(r, scratch);
         let nf = self.inf.len();
-        let (first, last) = match self.scenario.serving {
-            Serving::All => (0, nf),
-            Serving::Uniform => {
-                let i = rng.index(nf);
-                (i, i + 1)
-            }
-            Serving::Stake => {
-                let total = self.inf_stakes.iter().sum();
-                let i = rng.detached(|g| weighted_pick(&self.inf_stakes, total, g));
-                (i, i + 1)
-            }
-        };
         let k = self.k.min(MAX_K); // always true (checked at build); lets the compiler drop bounds checks
-        self.sample_evaluators(scratch, &mut rng);
         let Scratch { truths, ids, costs, active, scores, weights, pay, slashed, .. } = scratch;
         for j in 0..k {
             let e = &self.ev[ids[j]];
@@ -180,7 +197,7 @@ impl Engine {
             answers: Vec::new(),
         });
 
-        for f in first..last {
+        for f in served {
             let node = &self.inf[f];
             let (output, true_ms) = match node.act {
                 InfAct::Downgrade { p, output, ms } if rng.chance(p) => (output, ms),

@@ -1,0 +1,203 @@
+//! Honest rounds, the common case: no adversary, audit, budget or trust weighting, mean
+//! consensus, clipped-normal quality and linear scorers (`Noisy`, `Correlated`). The paper's
+//! scenario and the bench are such rounds. Their loop has nothing to match or check per score.
+//!
+//! It draws the same numbers in the same order and does the same arithmetic, in the same order,
+//! as the general round in `round.rs`, so a run gives bit for bit the same report either way
+//! (checked in tests by forcing the general path).
+
+use crate::engine::{Engine, MAX_K};
+use crate::models::{Quality, Scorer};
+use crate::round::Scratch;
+use crate::stats::ChunkAcc;
+use crate::trust::Trust;
+use poq_core::{Consensus, RewardRule};
+use std::ops::Range;
+
+/// `a + b·t + e·ε` (an evaluator's linear scorer) and its normalized cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seat {
+    a: f64,
+    b: f64,
+    e: f64,
+    c: f64,
+}
+
+/// An honest scenario's models, flattened for the loop below.
+#[derive(Debug, Clone)]
+pub(crate) struct Honest {
+    /// Per inference node: clipped-normal quality (mean, sd) and normalized cost.
+    quality: Vec<(f64, f64, f64)>,
+    /// Per evaluator.
+    seats: Vec<Seat>,
+}
+
+impl Honest {
+    /// The flattened models when every round of `e` is honest, else `None`.
+    pub(crate) fn of(e: &Engine) -> Option<Self> {
+        let sc = &e.scenario;
+        let plain_rules = sc.consensus == Consensus::Mean
+            && sc.trust == Trust::None
+            && sc.budget.is_none()
+            && sc.audit.rate == 0.0
+            && !e.shared_outputs
+            && e.ev.iter().all(|v| v.act.is_none());
+        if !plain_rules {
+            return None;
+        }
+        let quality = e
+            .inf
+            .iter()
+            .map(|n| match e.outputs[n.own] {
+                Quality::Normal { mean, sd } => Some((mean, sd, n.c)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        // Finite coefficients can never make a NaN score, the one error the general path checks.
+        let seats = e
+            .ev
+            .iter()
+            .map(|v| match v.scorer {
+                Scorer::Linear { a, b, e } if a.is_finite() && b.is_finite() && e.is_finite() => {
+                    Some(Seat { a, b, e, c: v.c })
+                }
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Honest { quality, seats })
+    }
+}
+
+impl Engine {
+    /// Plays honest `rounds` with reward rule `rule` (see the module notes).
+    pub(crate) fn play_honest<R: RewardRule>(
+        &self,
+        h: &Honest,
+        rule: &R,
+        rounds: Range<u64>,
+        scratch: &mut Scratch,
+        acc: &mut ChunkAcc,
+    ) {
+        let k = self.k.min(MAX_K); // always true (checked at build); drops bounds checks
+        let nf = self.inf.len();
+        let mut seats = [Seat::default(); MAX_K];
+        let mut scores = [0.0; MAX_K];
+        for r in rounds {
+            let (mut rng, _prompt, served) = self.begin_round(r, scratch);
+            let ids = &scratch.ids;
+            for j in 0..k {
+                seats[j] = h.seats[ids[j]];
+            }
+            for f in served {
+                let (mean, sd, c) = h.quality[f];
+                let truth = (mean + sd * rng.normal()).clamp(0.0, 10.0);
+                let mut sum = 0.0;
+                for j in 0..k {
+                    let Seat { a, b, e, .. } = seats[j];
+                    let noise = if e > 0.0 { e * rng.normal() } else { 0.0 };
+                    scores[j] = (a + b * truth + noise).clamp(0.0, 10.0);
+                    sum += scores[j];
+                }
+                let consensus = (sum / k as f64).clamp(0.0, 10.0);
+                acc.error.add(consensus - truth);
+                acc.nodes[f].add(rule.reward(consensus / 10.0, c));
+                for j in 0..k {
+                    let agreement = 1.0 - (scores[j] - consensus).abs() / 10.0;
+                    acc.nodes[nf + ids[j]].add(rule.reward(agreement, seats[j].c));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adversary::{EvaluatorAdversary, EvaluatorAttack};
+    use crate::models::{QualityModel, ScoreModel};
+    use crate::run::RunOptions;
+    use crate::scenario::{Scenario, Selection, Serving};
+    use crate::{bench, paper};
+    use poq_core::{Power, QualityPerCost, Reward};
+
+    /// The report's JSON from the honest loop and from the general round.
+    fn both_paths(sc: &Scenario) -> (String, String) {
+        let fast = Engine::new(sc).unwrap();
+        assert!(fast.honest.is_some(), "{} should be honest", sc.name);
+        let mut general = fast.clone();
+        general.honest = None;
+        let json = |e: &Engine| serde_json::to_string(&e.run(RunOptions::default()).unwrap()).unwrap();
+        (json(&fast), json(&general))
+    }
+
+    #[test]
+    fn honest_rounds_are_bit_for_bit_the_general_rounds() {
+        let mut cases = Vec::new();
+        for base in [paper(), bench(10_000)] {
+            let mut sc = base;
+            sc.rounds = 10_000;
+            cases.push(sc.clone());
+            let mut v = sc.clone();
+            v.serving = Serving::Uniform;
+            cases.push(v);
+            let mut v = sc.clone();
+            v.serving = Serving::Stake;
+            v.inference[1].stake = 3.0;
+            v.inference[2].stake = 0.0;
+            cases.push(v);
+            let mut v = sc.clone();
+            v.k = 2;
+            cases.push(v);
+            let mut v = sc.clone();
+            v.sampling = Selection::Stake;
+            v.evaluators[0].stake = 4.0;
+            cases.push(v);
+            let mut v = sc.clone();
+            v.reward = Reward::QualityPerCost(QualityPerCost::new(0.1).unwrap());
+            cases.push(v);
+            let mut v = sc.clone();
+            v.reward = Reward::Power(Power::new(2.0, 1.0).unwrap());
+            cases.push(v);
+            // A noiseless scorer draws no normal: the two paths must skip the same draws.
+            let mut v = sc;
+            v.evaluators[1].scoring = ScoreModel::Noisy { bias: 0.3, sd: 0.0 };
+            cases.push(v);
+        }
+        for sc in &cases {
+            let (fast, general) = both_paths(sc);
+            assert_eq!(fast, general, "{sc:?}");
+        }
+    }
+
+    #[test]
+    fn attacks_defences_and_other_models_take_the_general_round() {
+        let honest = |sc: &Scenario| Engine::new(sc).unwrap().honest.is_some();
+        let sc = bench(1000);
+        assert!(honest(&sc));
+        let mut v = sc.clone();
+        v.audit.rate = 0.1;
+        assert!(!honest(&v));
+        let mut v = sc.clone();
+        v.budget = Some(1.0);
+        assert!(!honest(&v));
+        let mut v = sc.clone();
+        v.consensus = Consensus::Median;
+        assert!(!honest(&v));
+        let mut v = sc.clone();
+        v.trust = Trust::Adaptive { lambda: 0.1, w_min: 0.1, w_max: 1.0 };
+        assert!(!honest(&v));
+        let mut v = sc.clone();
+        v.evaluators[0].adversary =
+            Some(EvaluatorAdversary { attack: EvaluatorAttack::Noise { sd: 1.0 }, probability: 0.5 });
+        assert!(!honest(&v));
+        let mut v = sc.clone();
+        v.inference[0].quality = QualityModel::Beta { mean: 5.0, concentration: 4.0 };
+        assert!(!honest(&v));
+        let mut v = sc;
+        v.prompts = 1;
+        v.evaluators[0].scoring = ScoreModel::Empirical {
+            scores: v.inference.iter().map(|n| (n.name.clone(), vec![5.0])).collect(),
+        };
+        assert!(!honest(&v));
+    }
+}
