@@ -9,7 +9,7 @@
 use crate::engine::{Engine, MAX_K};
 use crate::models::{Quality, Scorer};
 use crate::round::Scratch;
-use crate::stats::ChunkAcc;
+use crate::stats::{ChunkAcc, ChunkSums};
 use crate::trust::Trust;
 use poq_core::{Consensus, RewardRule};
 use std::ops::Range;
@@ -54,22 +54,23 @@ impl Honest {
             })
             .collect::<Option<Vec<_>>>()?;
         // Finite coefficients can never make a NaN score, the one error the general path checks.
-        let seats = e
-            .ev
-            .iter()
-            .map(|v| match v.scorer {
-                Scorer::Linear { a, b, e } if a.is_finite() && b.is_finite() && e.is_finite() => {
-                    Some(Seat { a, b, e, c: v.c })
-                }
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let seats =
+            e.ev.iter()
+                .map(|v| match v.scorer {
+                    Scorer::Linear { a, b, e } if a.is_finite() && b.is_finite() && e.is_finite() => {
+                        Some(Seat { a, b, e, c: v.c })
+                    }
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
         Some(Honest { quality, seats })
     }
 }
 
 impl Engine {
-    /// Plays honest `rounds` with reward rule `rule` (see the module notes).
+    /// Plays honest `rounds` with reward rule `rule` (see the module notes): one round at a time
+    /// until every node has a first payout in `acc` (its sums' shift), then the rest with no
+    /// per-payout check for it.
     pub(crate) fn play_honest<R: RewardRule>(
         &self,
         h: &Honest,
@@ -78,6 +79,25 @@ impl Engine {
         scratch: &mut Scratch,
         acc: &mut ChunkAcc,
     ) {
+        let mut r = rounds.start;
+        while r < rounds.end && acc.nodes.iter().any(|n| n.n == 0) {
+            self.honest_rounds::<R, false>(h, rule, r..r + 1, scratch, acc);
+            r += 1;
+        }
+        self.honest_rounds::<R, true>(h, rule, r..rounds.end, scratch, acc);
+    }
+
+    /// The loop itself; `SHIFTED`: every node's sums in `acc` already have their shift.
+    #[inline(always)]
+    fn honest_rounds<R: RewardRule, const SHIFTED: bool>(
+        &self,
+        h: &Honest,
+        rule: &R,
+        rounds: Range<u64>,
+        scratch: &mut Scratch,
+        acc: &mut ChunkAcc,
+    ) {
+        let add = |s: &mut ChunkSums, x: f64| if SHIFTED { s.add_shifted(x) } else { s.add(x) };
         let k = self.k.min(MAX_K); // always true (checked at build); drops bounds checks
         let nf = self.inf.len();
         let mut seats = [Seat::default(); MAX_K];
@@ -100,10 +120,10 @@ impl Engine {
                 }
                 let consensus = (sum / k as f64).clamp(0.0, 10.0);
                 acc.error.add(consensus - truth);
-                acc.nodes[f].add(rule.reward(consensus / 10.0, c));
+                add(&mut acc.nodes[f], rule.reward(consensus / 10.0, c));
                 for j in 0..k {
                     let agreement = 1.0 - (scores[j] - consensus).abs() / 10.0;
-                    acc.nodes[nf + ids[j]].add(rule.reward(agreement, seats[j].c));
+                    add(&mut acc.nodes[nf + ids[j]], rule.reward(agreement, seats[j].c));
                 }
             }
         }
@@ -195,9 +215,8 @@ mod tests {
         assert!(!honest(&v));
         let mut v = sc;
         v.prompts = 1;
-        v.evaluators[0].scoring = ScoreModel::Empirical {
-            scores: v.inference.iter().map(|n| (n.name.clone(), vec![5.0])).collect(),
-        };
+        v.evaluators[0].scoring =
+            ScoreModel::Empirical { scores: v.inference.iter().map(|n| (n.name.clone(), vec![5.0])).collect() };
         assert!(!honest(&v));
     }
 }

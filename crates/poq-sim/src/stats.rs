@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Per-node sums within one chunk.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ChunkSums {
-    n: u64,
+    pub(crate) n: u64,
     shift: f64,
     s1: f64,
     s2: f64,
@@ -24,6 +24,12 @@ impl ChunkSums {
         if self.n == 0 {
             self.shift = x;
         }
+        self.add_shifted(x);
+    }
+
+    /// [`add`](Self::add) once the shift is set (after the first observation): no branch.
+    #[inline]
+    pub(crate) fn add_shifted(&mut self, x: f64) {
         let d = x - self.shift;
         self.s1 += d;
         self.s2 += d * d;
