@@ -53,16 +53,17 @@ impl Honest {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        // Finite coefficients can never make a NaN score, the one error the general path checks.
-        let seats =
-            e.ev.iter()
-                .map(|v| match v.scorer {
-                    Scorer::Linear { a, b, e } if a.is_finite() && b.is_finite() && e.is_finite() => {
-                        Some(Seat { a, b, e, c: v.c })
-                    }
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()?;
+        // With coefficients this bounded (truth is at most 10, a normal draw far below 1e100) no
+        // score can overflow into a NaN, the one per-score error the general round checks for.
+        let bounded = |x: f64| x.abs() <= 1e100;
+        let seats = e
+            .ev
+            .iter()
+            .map(|v| match v.scorer {
+                Scorer::Linear { a, b, e } if bounded(a) && bounded(b) && bounded(e) => Some(Seat { a, b, e, c: v.c }),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(Honest { quality, seats })
     }
 }
@@ -212,6 +213,11 @@ mod tests {
         assert!(!honest(&v));
         let mut v = sc.clone();
         v.inference[0].quality = QualityModel::Beta { mean: 5.0, concentration: 4.0 };
+        assert!(!honest(&v));
+        // A scorer correlated with a near-constant truth has a huge slope: scores could overflow.
+        let mut v = sc.clone();
+        v.inference.iter_mut().for_each(|n| n.quality = QualityModel::Normal { mean: 0.0, sd: 1e-95 });
+        v.evaluators[0].scoring = ScoreModel::Correlated { correlation: 1.0, bias: 0.0, scale: 1e10 };
         assert!(!honest(&v));
         let mut v = sc;
         v.prompts = 1;
