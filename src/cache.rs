@@ -134,9 +134,8 @@ mod tests {
 
     #[test]
     fn resumes_and_survives_a_torn_line() {
-        let dir = std::env::temp_dir().join(format!("poq-cache-{}", std::process::id()));
-        let path = dir.join("c.jsonl");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
         {
             let mut c: DiskCache<f64> = DiskCache::open(&path).unwrap();
             c.insert(cache_key(&["m", "s1"]), 1.5).unwrap();

@@ -16,16 +16,13 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     files.into_iter().map(|p| (p.clone(), std::fs::read(p).unwrap())).collect()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("poq-regress-{}-{name}", std::process::id()))
-}
-
 #[test]
 fn gguf_regressions() {
     let cases = inputs("gguf");
     assert!(!cases.is_empty());
+    let dir = tempfile::tempdir().unwrap();
     for (name, bytes) in cases {
-        let path = scratch("input.gguf");
+        let path = dir.path().join("input.gguf");
         std::fs::write(&path, bytes).unwrap();
         let err = match gguf::read_content(&path) {
             Ok(_) => gguf::load_with(&path, &poq::infer::LoadOptions::default().device, gguf::GgufPrecision::Quantized)
@@ -35,7 +32,6 @@ fn gguf_regressions() {
         // Every committed crash is a malformed file: it must be refused with the path named.
         let err = err.expect_err(&name.display().to_string());
         assert!(err.to_string().contains("input.gguf"), "{}: {err}", name.display());
-        std::fs::remove_file(path).unwrap();
     }
 }
 

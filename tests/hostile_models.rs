@@ -8,6 +8,7 @@ use poq::core::{GenerationRequest, Generator};
 use poq::eval::CrossEncoder;
 use poq::infer::{LoadOptions, LocalGenerator};
 use std::path::{Path, PathBuf};
+use tempfile::TempDir;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,17 +22,11 @@ fn infer_fixture() -> PathBuf {
     root().join("crates/poq-infer/tests/fixtures/tiny/llama")
 }
 
-/// A fresh, empty scratch folder for one test.
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("poq-hostile-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Copies the files (not subfolders) of `src` into a fresh scratch folder.
-fn copy_model(src: &Path, tag: &str) -> PathBuf {
-    let dst = scratch(tag);
+/// Copies the files (not subfolders) of `src` into a new folder of the same name in `tmp`, which
+/// removes it when the test ends.
+fn copy_model(src: &Path, tmp: &TempDir) -> PathBuf {
+    let dst = tmp.path().join(src.file_name().unwrap());
+    std::fs::create_dir(&dst).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_file() {
@@ -72,12 +67,12 @@ fn damaged_safetensors(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 fn safetensors_truncated_or_corrupted_eval() {
     let original = std::fs::read(eval_fixture().join("model.safetensors")).unwrap();
     for (what, bytes) in damaged_safetensors(&original) {
-        let dir = copy_model(&eval_fixture(), "st-eval");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = copy_model(&eval_fixture(), &tmp);
         std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
         let err = CrossEncoder::from_dir(&dir).expect_err(what);
         let msg = err.to_string();
         assert!(msg.contains("model.safetensors"), "{what}: {msg}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -86,18 +81,19 @@ fn safetensors_truncated_or_corrupted_infer() {
     let shard = "model-00002-of-00003.safetensors";
     let original = std::fs::read(infer_fixture().join(shard)).unwrap();
     for (what, bytes) in damaged_safetensors(&original) {
-        let dir = copy_model(&infer_fixture(), "st-infer");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = copy_model(&infer_fixture(), &tmp);
         std::fs::write(dir.join(shard), bytes).unwrap();
         let err = LocalGenerator::load(dir.to_str().unwrap(), &LoadOptions::default()).expect_err(what);
         let msg = err.to_string();
         assert!(msg.contains(shard), "{what}: {msg}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
 #[test]
 fn config_with_wrong_hidden_size() {
-    let dir = copy_model(&eval_fixture(), "cfg-eval");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_model(&eval_fixture(), &tmp);
     edit_json(&dir.join("config.json"), |v| v["hidden_size"] = 48.into());
     let msg = CrossEncoder::from_dir(&dir).unwrap_err().to_string();
     assert!(msg.contains("model.safetensors") && msg.contains("48"), "{msg}");
@@ -105,9 +101,8 @@ fn config_with_wrong_hidden_size() {
     // serde's message names the expected type, not the key; the file is named.
     let msg = CrossEncoder::from_dir(&dir).unwrap_err().to_string();
     assert!(msg.contains("config.json") && msg.contains("thirty-two"), "{msg}");
-    std::fs::remove_dir_all(dir).unwrap();
 
-    let dir = copy_model(&infer_fixture(), "cfg-infer");
+    let dir = copy_model(&infer_fixture(), &tmp);
     let load =
         |dir: &Path| LocalGenerator::load(dir.to_str().unwrap(), &LoadOptions::default()).unwrap_err().to_string();
     // Inconsistent with head_dim: caught in the config itself.
@@ -124,7 +119,6 @@ fn config_with_wrong_hidden_size() {
     });
     let msg = load(&dir);
     assert!(msg.contains("num_attention_heads"), "{msg}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Adds a special token whose id is past the model's vocabulary to a tokenizer.json.
@@ -139,7 +133,8 @@ fn add_out_of_range_token(path: &Path, id: u32) {
 
 #[test]
 fn tokenizer_larger_than_the_embedding_table() {
-    let dir = copy_model(&eval_fixture(), "tok-eval");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_model(&eval_fixture(), &tmp);
     add_out_of_range_token(&dir.join("tokenizer.json"), 5000);
     match CrossEncoder::from_dir(&dir) {
         Err(e) => assert!(e.to_string().contains("tokenizer") || e.to_string().contains("vocab"), "{e}"),
@@ -150,9 +145,8 @@ fn tokenizer_larger_than_the_embedding_table() {
             assert!(err.to_string().contains("invalid index"), "{err}");
         }
     }
-    std::fs::remove_dir_all(dir).unwrap();
 
-    let dir = copy_model(&infer_fixture(), "tok-infer");
+    let dir = copy_model(&infer_fixture(), &tmp);
     add_out_of_range_token(&dir.join("tokenizer.json"), 5000);
     match LocalGenerator::load(dir.to_str().unwrap(), &LoadOptions::default()) {
         Err(e) => assert!(e.to_string().contains("tokenizer") || e.to_string().contains("vocab"), "{e}"),
@@ -163,7 +157,6 @@ fn tokenizer_larger_than_the_embedding_table() {
             assert!(err.to_string().contains("invalid index") || err.to_string().contains("vocab"), "{err}");
         }
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn smollm2_gguf() -> Option<PathBuf> {
@@ -182,7 +175,7 @@ fn gguf_truncated_and_corrupted() {
     let Some(model) = smollm2_gguf() else { return };
     let mut head = vec![0u8; 1024];
     std::io::Read::read_exact(&mut std::fs::File::open(model).unwrap(), &mut head).unwrap();
-    let dir = scratch("gguf");
+    let dir = tempfile::tempdir().unwrap();
     let mut bad_magic = head.clone();
     bad_magic[..4].copy_from_slice(b"GGUX");
     let mut bad_version = head.clone();
@@ -199,11 +192,10 @@ fn gguf_truncated_and_corrupted() {
         ("tensor and key counts u64::MAX", &huge_counts),
     ];
     for (what, bytes) in cases {
-        let path = dir.join("SmolLM2-truncated.gguf");
+        let path = dir.path().join("SmolLM2-truncated.gguf");
         std::fs::write(&path, bytes).unwrap();
         let err = LocalGenerator::load(path.to_str().unwrap(), &LoadOptions::default()).expect_err(what);
         let msg = err.to_string();
         assert!(msg.contains("SmolLM2-truncated.gguf") && msg.contains("GGUF"), "{what}: {msg}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -5,6 +5,7 @@
 
 use poq::reproduce::{Config, run};
 use std::path::{Path, PathBuf};
+use tempfile::TempDir;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,11 +15,10 @@ fn models_dir() -> PathBuf {
     std::env::var_os("POQ_MODELS_DIR").map_or_else(|| root().join("models"), PathBuf::from)
 }
 
-fn config(out: &str, models: PathBuf) -> Config {
-    let out = std::env::temp_dir().join(format!("poq-reproduce-{}-{out}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+/// Writes into `out`, which removes the output when the test ends.
+fn config(out: &TempDir, models: PathBuf) -> Config {
     Config {
-        out,
+        out: out.path().to_path_buf(),
         squad: Some(root().join("examples/data/squad-sample.json")),
         cnndm: Some(root().join("examples/data/cnndm-sample.jsonl")),
         per_task: 2,
@@ -39,7 +39,8 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
         eprintln!("skipped: models missing, run scripts/fetch-models.sh");
         return;
     }
-    let cfg = config("real", models);
+    let out = tempfile::tempdir().unwrap();
+    let cfg = config(&out, models);
     let outcome = run(&cfg).unwrap();
     let report = std::fs::read_to_string(&outcome.report).unwrap();
     for section in [
@@ -74,14 +75,13 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
     run(&cfg).unwrap();
     assert_eq!(cache("generations.jsonl"), gens);
     assert_eq!(cache("scores.jsonl"), scored);
-    let _ = std::fs::remove_dir_all(&cfg.out);
 }
 
 #[test]
 fn without_models_it_still_runs_what_needs_none_and_says_what_it_skipped() {
-    let empty = std::env::temp_dir().join(format!("poq-no-models-{}", std::process::id()));
-    std::fs::create_dir_all(&empty).unwrap();
-    let cfg = config("none", empty.clone());
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let cfg = config(&out, empty.path().to_path_buf());
     let outcome = run(&cfg).unwrap();
     assert!(outcome.skipped.iter().any(|s| s.contains("no inference model") && s.contains("fetch-models.sh")));
     assert!(outcome.skipped.iter().any(|s| s.contains("model evaluators")));
@@ -91,15 +91,14 @@ fn without_models_it_still_runs_what_needs_none_and_says_what_it_skipped() {
     let rewards = std::fs::read_to_string(cfg.out.join("rewards_paper.csv")).unwrap();
     assert!(rewards.contains("Llama-3.2-3B") && rewards.contains("Phi-3-mini"));
     assert!(report.find("| Llama-3.2-3B").is_some());
-    let _ = std::fs::remove_dir_all(&cfg.out);
-    let _ = std::fs::remove_dir_all(&empty);
 }
 
 #[test]
 fn a_bad_spec_is_a_clear_error() {
     let err = "@http://127.0.0.1:1/v1".parse::<poq::reproduce::GeneratorSpec>().unwrap_err().to_string();
     assert!(err.contains("generator") && err.contains("model name"), "{err}");
-    let mut cfg = config("bad", models_dir());
+    let out = tempfile::tempdir().unwrap();
+    let mut cfg = config(&out, models_dir());
     cfg.squad = Some(root().join("examples/data/missing.json"));
     let err = run(&cfg).unwrap_err().to_string();
     assert!(err.contains("missing.json"), "{err}");

@@ -5,15 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use poq_eval::{CrossEncoder, Error, ModelDir, StsEvaluator};
+use tempfile::TempDir;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
 }
 
-/// A fresh copy of a fixture folder under the temp dir.
-fn copy(name: &str, tag: &str) -> PathBuf {
-    let dst = std::env::temp_dir().join(format!("poq-eval-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dst);
+/// A fresh copy of a fixture folder in `tmp`, which removes it when the test ends.
+fn copy(name: &str, tmp: &TempDir) -> PathBuf {
+    let dst = tmp.path().join(name);
     copy_dir(&fixture(name), &dst);
     dst
 }
@@ -42,24 +42,25 @@ fn edit_config(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 fn missing_files_are_named() {
     assert!(matches!(ModelDir::open("/nonexistent/model"), Err(Error::Io { .. })));
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-        let dir = copy("bert-cls", &format!("missing-{file}"));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = copy("bert-cls", &tmp);
         std::fs::remove_file(dir.join(file)).unwrap();
         match ModelDir::open(&dir) {
             Err(Error::MissingFile { file: f, .. }) => assert!(f.starts_with(file), "{f}"),
             other => panic!("{file}: {other:?}"),
         }
-        std::fs::remove_dir_all(dir).unwrap();
     }
-    let dir = copy("roberta-st", "missing-pooling");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("roberta-st", &tmp);
     std::fs::remove_file(dir.join("1_Pooling/config.json")).unwrap();
     let err = ModelDir::open(&dir).unwrap_err();
     assert!(err.to_string().contains("1_Pooling/config.json"), "{err}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn sharded_checkpoints_load_through_their_index() {
-    let dir = copy("bert-cls", "sharded");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("bert-cls", &tmp);
     std::fs::rename(dir.join("model.safetensors"), dir.join("model-00001-of-00001.safetensors")).unwrap();
     std::fs::write(
         dir.join("model.safetensors.index.json"),
@@ -78,12 +79,12 @@ fn sharded_checkpoints_load_through_their_index() {
     )
     .unwrap();
     assert!(matches!(ModelDir::open(&dir), Err(Error::MissingFile { .. })));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn unsupported_architectures_and_settings() {
-    let dir = copy("bert-cls", "gpt2");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("bert-cls", &tmp);
     edit_config(&dir, |v| v["model_type"] = "gpt2".into());
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Unsupported(m)) if m.contains("gpt2")));
     assert!(matches!(StsEvaluator::from_dir(&dir), Err(Error::Unsupported(m)) if m.contains("gpt2")));
@@ -92,9 +93,8 @@ fn unsupported_architectures_and_settings() {
         v["position_embedding_type"] = "relative_key".into();
     });
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Unsupported(m)) if m.contains("relative_key")));
-    std::fs::remove_dir_all(dir).unwrap();
 
-    let dir = copy("deberta-nli", "conv");
+    let dir = copy("deberta-nli", &tmp);
     edit_config(&dir, |v| v["conv_kernel_size"] = 3.into());
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Unsupported(m)) if m.contains("conv")));
     edit_config(&dir, |v| {
@@ -102,12 +102,12 @@ fn unsupported_architectures_and_settings() {
         v["id2label"] = serde_json::json!({"0": "a", "1": "b", "2": "c"});
     });
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Unsupported(m)) if m.contains("entailment")));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn configs_that_do_not_match_the_weights() {
-    let dir = copy("bert-cls", "shape");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("bert-cls", &tmp);
     edit_config(&dir, |v| v["intermediate_size"] = 65.into());
     match CrossEncoder::from_dir(&dir) {
         Err(Error::Format { location, message, .. }) => {
@@ -136,7 +136,6 @@ fn configs_that_do_not_match_the_weights() {
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Format { location, .. }) if location == "hidden_size"));
     std::fs::write(dir.join("config.json"), "{ not json").unwrap();
     assert!(matches!(ModelDir::open(&dir), Err(Error::Format { location, .. }) if location.starts_with("line")));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(feature = "hub")]
@@ -150,7 +149,8 @@ fn hub_offline_is_a_clear_error() {
 #[test]
 fn a_tokenizer_from_another_model_is_refused() {
     // roberta-st's tokenizer has more ids than bert-cls's embedding rows.
-    let dir = copy("bert-cls", "othertok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("bert-cls", &tmp);
     std::fs::copy(fixture("roberta-st").join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
     match CrossEncoder::from_dir(&dir) {
         Err(Error::Format { path, location, message }) => {
@@ -159,5 +159,4 @@ fn a_tokenizer_from_another_model_is_refused() {
         }
         other => panic!("{other:?}"),
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }

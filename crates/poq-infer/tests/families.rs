@@ -6,6 +6,7 @@
 use poq_core::{FinishReason, GenerationRequest, Generator, Sampling};
 use poq_infer::{Error, LoadOptions, LocalGenerator};
 use std::path::{Path, PathBuf};
+use tempfile::TempDir;
 
 fn tiny(family: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(family)
@@ -72,11 +73,11 @@ fn phi3_matches_transformers() {
     check_family("phi3");
 }
 
-/// Copies a tiny model folder so a test can break it.
-fn scratch_copy(family: &str, name: &str) -> PathBuf {
-    let dst = std::env::temp_dir().join(format!("poq-infer-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dst);
-    std::fs::create_dir_all(&dst).unwrap();
+/// Copies a tiny model folder into `tmp` so a test can break it; `tmp` removes the copy when the
+/// test ends.
+fn scratch_copy(family: &str, tmp: &TempDir) -> PathBuf {
+    let dst = tmp.path().join(family);
+    std::fs::create_dir(&dst).unwrap();
     for e in std::fs::read_dir(tiny(family)).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
@@ -97,7 +98,8 @@ fn load_err(dir: &Path) -> Error {
 
 #[test]
 fn missing_config_field_is_a_typed_error_naming_it() {
-    let dir = scratch_copy("qwen2", "nofield");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("qwen2", &tmp);
     edit_config(&dir, |m| {
         m.remove("hidden_size");
     });
@@ -107,7 +109,8 @@ fn missing_config_field_is_a_typed_error_naming_it() {
 
 #[test]
 fn mistyped_config_field_names_its_key() {
-    let dir = scratch_copy("llama", "mistyped");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("llama", &tmp);
     edit_config(&dir, |m| {
         m.insert("num_hidden_layers".into(), "two".into());
     });
@@ -118,7 +121,8 @@ fn mistyped_config_field_names_its_key() {
 #[test]
 fn a_tokenizer_from_another_model_is_refused() {
     // The tiny Llama has 320 embedding rows; a tokenizer with 40 more ids is another model's.
-    let dir = scratch_copy("llama", "othertok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("llama", &tmp);
     let path = dir.join("tokenizer.json");
     let mut tok: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let added = tok["added_tokens"].as_array_mut().unwrap();
@@ -136,7 +140,8 @@ fn a_tokenizer_from_another_model_is_refused() {
 
 #[test]
 fn unsupported_model_type_is_typed() {
-    let dir = scratch_copy("phi3", "mtype");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("phi3", &tmp);
     edit_config(&dir, |m| {
         m.insert("model_type".into(), "mamba".into());
     });
@@ -145,21 +150,22 @@ fn unsupported_model_type_is_typed() {
 
 #[test]
 fn shape_mismatch_and_missing_files_are_typed() {
-    let dir = scratch_copy("llama", "shape");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("llama", &tmp);
     edit_config(&dir, |m| {
         m.insert("intermediate_size".into(), 96.into());
     });
     let err = load_err(&dir);
     assert!(matches!(&err, Error::Tensor { tensor, .. } if tensor.contains("mlp")), "{err}");
 
-    let dir = scratch_copy("gemma2", "shape");
+    let dir = scratch_copy("gemma2", &tmp);
     edit_config(&dir, |m| {
         m.insert("intermediate_size".into(), 96.into());
     });
     let err = load_err(&dir);
     assert!(matches!(&err, Error::Format { message, .. } if message.contains("shape")), "{err}");
 
-    let dir = scratch_copy("qwen2", "nofile");
+    let dir = scratch_copy("qwen2", &tmp);
     std::fs::remove_file(dir.join("tokenizer.json")).unwrap();
     assert!(matches!(load_err(&dir), Error::MissingFile { file, .. } if file == "tokenizer.json"));
     std::fs::remove_file(dir.join("model.safetensors")).unwrap();
@@ -171,7 +177,8 @@ fn shape_mismatch_and_missing_files_are_typed() {
 
 #[test]
 fn broken_json_names_the_line() {
-    let dir = scratch_copy("phi3", "badjson");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = scratch_copy("phi3", &tmp);
     std::fs::write(dir.join("config.json"), "{\n  \"model_type\": \"phi3\",\n  oops\n}").unwrap();
     assert!(matches!(load_err(&dir), Error::Format { location, .. } if location.starts_with("line 3")));
 }

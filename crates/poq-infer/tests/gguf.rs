@@ -9,9 +9,12 @@ use candle_core::{Device, Tensor};
 use poq_infer::gguf::{self, metadata::Metadata};
 use poq_infer::{Error, LoadOptions, LocalGenerator};
 use std::path::{Path, PathBuf};
+use tempfile::TempDir;
 
-fn tmp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("poq-infer-gguf-{}-{name}.gguf", std::process::id()))
+/// `name.gguf` in the test's folder `dir`, which removes it when the test ends (the loader knows
+/// a GGUF file by its extension).
+fn tmp(dir: &TempDir, name: &str) -> PathBuf {
+    dir.path().join(format!("{name}.gguf"))
 }
 
 fn strs(v: &[&str]) -> Value {
@@ -54,7 +57,8 @@ fn load_err(path: &Path) -> Error {
 
 #[test]
 fn truncated_file_names_the_tensor() {
-    let p = tmp("trunc");
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "trunc");
     write_gguf(&p, Some("llama"), vec![]);
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
@@ -69,16 +73,17 @@ fn truncated_file_names_the_tensor() {
 
 #[test]
 fn missing_and_unsupported_metadata_are_typed() {
-    let p = tmp("noarch");
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "noarch");
     write_gguf(&p, None, vec![]);
     assert!(matches!(load_err(&p), Error::Format { location, .. } if location == "general.architecture"));
 
-    let p = tmp("mamba");
+    let p = tmp(&dir, "mamba");
     write_gguf(&p, Some("mamba"), vec![]);
     assert!(matches!(load_err(&p), Error::Unsupported(m) if m.contains("mamba")));
 
     // A llama file without its hyper-parameters: the first missing key is named.
-    let p = tmp("nollama");
+    let p = tmp(&dir, "nollama");
     write_gguf(&p, Some("llama"), vec![]);
     let err = load_err(&p);
     assert!(
@@ -87,22 +92,23 @@ fn missing_and_unsupported_metadata_are_typed() {
         "{err}"
     );
 
-    let p = tmp("badpre");
+    let p = tmp(&dir, "badpre");
     write_gguf(&p, Some("llama"), vec![("tokenizer.ggml.pre", Value::String("weird".into()))]);
     assert!(matches!(load_err(&p), Error::Unsupported(m) if m.contains("weird")));
 
-    let p = tmp("badeos");
+    let p = tmp(&dir, "badeos");
     write_gguf(&p, Some("llama"), vec![("tokenizer.ggml.bos_token_id", Value::U32(99))]);
     assert!(matches!(load_err(&p), Error::Format { location, .. } if location == "tokenizer.ggml.bos_token_id"));
 
-    let p = tmp("mistyped");
+    let p = tmp(&dir, "mistyped");
     write_gguf(&p, Some("llama"), vec![("tokenizer.ggml.pre", Value::U32(1))]);
     assert!(matches!(load_err(&p), Error::Format { location, .. } if location == "tokenizer.ggml.pre"));
 }
 
 #[test]
 fn byte_level_bpe_from_metadata() {
-    let p = tmp("bpe");
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "bpe");
     write_gguf(&p, Some("llama"), vec![]);
     let (content, _) = gguf::read_content(&p).unwrap();
     let tok = gguf::tokenizer::from_metadata(&Metadata::new(&content, &p)).unwrap();
@@ -114,7 +120,8 @@ fn byte_level_bpe_from_metadata() {
 
 #[test]
 fn sentencepiece_vocabulary_from_metadata() {
-    let p = tmp("spm");
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "spm");
     let tokens = ["<unk>", "<s>", "</s>", "<0x0A>", "<0xC3>", "<0xA9>", "▁", "h", "i", "hi", "▁hi", "▁h", "é"];
     let types: Vec<Value> = [2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 1].iter().map(|t| Value::I32(*t)).collect();
     let scores: Vec<Value> = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, -2.0, -2.0, -3.0, -4.0, -5.0, -6.0]

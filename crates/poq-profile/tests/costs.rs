@@ -32,11 +32,12 @@ fn json_costs_normalize_within_each_pool() {
         r.name = format!("gen-cycle{cycle}");
         records.push(r);
     }
-    let path = std::env::temp_dir().join(format!("poq-profile-costs-{}.json", std::process::id()));
-    ProfileReport::new(records).write_json(&path).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path();
+    ProfileReport::new(records).write_json(path).unwrap();
 
     // The scenario side reads the file back.
-    let report = ProfileReport::read_json(&path).unwrap();
+    let report = ProfileReport::read_json(path).unwrap();
     let evals = report.normalized_costs(SubjectKind::Evaluator, CostWeights::default(), Normalization::MinMax).unwrap();
     let names: Vec<&str> = evals.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["f1", "sts", "judge"]);

@@ -6,7 +6,6 @@ mod common;
 
 use common::{FixedCostEvaluator, FixedGenerator, StepClock, items, prompts};
 use poq_profile::{Error, MemorySource, ProfileConfig, ProfileReport, Profiler, SubjectKind, Target};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 fn report() -> ProfileReport {
@@ -21,16 +20,11 @@ fn report() -> ProfileReport {
     ProfileReport::new(vec![e, g])
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("poq-profile-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 #[test]
 fn json_round_trip_keeps_everything() {
     let r = report();
-    let path = temp("round.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("round.json");
     r.write_json(&path).unwrap();
     let back = ProfileReport::read_json(&path).unwrap();
     assert_eq!(back, r);
@@ -48,7 +42,8 @@ fn json_round_trip_keeps_everything() {
 #[test]
 fn csv_round_trip_and_tidy_shape() {
     let r = report();
-    let path = temp("round.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("round.csv");
     r.write_csv(&path).unwrap();
     let rows = ProfileReport::read_csv(&path).unwrap();
     assert_eq!(rows, r.csv_rows());
@@ -109,13 +104,14 @@ fn markdown_table_shape() {
 
 #[test]
 fn malformed_json_names_the_file_and_line() {
-    let path = temp("bad.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
     std::fs::write(&path, "{\n  \"records\": [\n    {\"name\": 3}\n  ]\n}\n").unwrap();
     let e = ProfileReport::read_json(&path).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::Json { .. }));
     assert!(msg.contains("bad.json") && msg.contains("line 3"), "{msg}");
-    let e = ProfileReport::read_json(&temp("missing.json")).unwrap_err();
+    let e = ProfileReport::read_json(&dir.path().join("missing.json")).unwrap_err();
     assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("missing.json"), "{e}");
 }
 
@@ -132,7 +128,8 @@ fn an_invalid_cost_in_json_names_the_record_and_field() {
 #[test]
 fn malformed_csv_names_the_record() {
     let r = report();
-    let path = temp("bad.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
     r.write_csv(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let broken = text.replacen(",cpu,f32,", ",cpu,f32,x", 1).replacen("evaluator,2,", "evaluator,two,", 1);

@@ -31,9 +31,10 @@ fn profiles_from_json_become_scenario_costs() {
         r.name = format!("gen{cycle}");
         records.push(r);
     }
-    let path = std::env::temp_dir().join(format!("poq-profile-sim-{}.json", std::process::id()));
-    ProfileReport::new(records).write_json(&path).unwrap();
-    let report = ProfileReport::read_json(&path).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path();
+    ProfileReport::new(records).write_json(path).unwrap();
+    let report = ProfileReport::read_json(path).unwrap();
 
     // The paper's scenario with these nodes: identical scoring and quality, only costs differ.
     let mut sc = paper();

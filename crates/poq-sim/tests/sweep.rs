@@ -29,8 +29,8 @@ fn points_shards_and_merge() {
     assert_eq!(p.alpha_beta(), Some((1.0, 0.0)));
     assert_eq!(p.evaluators.iter().filter(|e| e.adversary.is_some()).count(), 1);
 
-    let dir = std::env::temp_dir().join(format!("poq-sim-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let full = run_sweep(&base, &sweep, None, false).unwrap();
     assert_eq!(full.iter().map(|r| r.0).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
     csv_of(&full, &dir.join("full.csv"));
@@ -62,7 +62,6 @@ fn points_shards_and_merge() {
     assert!(rows.iter().all(|r| &r[seed] == "42"));
     assert_eq!(&rows[0][beta], "0");
     assert_eq!(&rows[12 * 8 - 1][beta], "1");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
