@@ -106,14 +106,6 @@ impl Engine {
         trust: Option<&mut TrustState>,
         record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
-        if let (Some(h), None, None) = (&self.honest, &trust, &record) {
-            match self.reward {
-                Reward::Linear(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
-                Reward::QualityPerCost(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
-                Reward::Power(rule) => self.play_honest(h, &rule, rounds, scratch, acc),
-            }
-            return Ok(());
-        }
         match self.reward {
             Reward::Linear(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
             Reward::QualityPerCost(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
@@ -144,6 +136,8 @@ impl Engine {
         (rng, prompt, served)
     }
 
+    /// [`play_rounds`](Self::play_rounds) with the rule known: honest rounds (asked for without
+    /// trust or transcripts) take the loop in `honest.rs`, all others the general round below.
     fn play_rounds_with<R: RewardRule>(
         &self,
         rule: &R,
@@ -153,6 +147,10 @@ impl Engine {
         mut trust: Option<&mut TrustState>,
         mut record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
+        if let (Some(h), None, None) = (&self.honest, &trust, &record) {
+            self.play_honest(h, rule, rounds, scratch, acc);
+            return Ok(());
+        }
         for r in rounds {
             self.play_round(rule, r, scratch, acc, trust.as_deref_mut(), record.as_deref_mut())?;
         }
