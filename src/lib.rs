@@ -7,6 +7,7 @@
 //! | module | crate | feature |
 //! |---|---|---|
 //! | [`core`] | poq-core: types, traits, rewards, costs, consensus | always |
+//! | [`fetch`] | the real model weights and data sets, pinned by sha256 | always |
 //! | `eval` | poq-eval: evaluators, datasets, statistics | `eval` |
 //! | `infer` | poq-infer: generators | `infer` |
 //! | `profile` | poq-profile: cost profiling | `profile` |
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod fetch;
 #[cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
 pub mod reproduce;
 pub mod table;
