@@ -1,14 +1,15 @@
 //! Reproduces the paper end to end: data → generations → scores → costs → Monte Carlo → report.
 //!
 //! ```sh
-//! bash scripts/fetch-models.sh            # the real small models, once
 //! cargo run --release --example reproduce -- --out results/reproduce
 //! ```
+//! Missing default models are fetched first (pinned, sha256-checked; `bash scripts/fetch-models.sh`
+//! does the same alone), and missing data too; `--offline` turns all downloads off.
 //! With the paper's five models and three evaluators (see docs/reproduce.md):
 //! `--generator llama=PATH --generator gemma=PATH ... --evaluator sts=DIR --evaluator ce=DIR`.
 
 use clap::Parser;
-use poq::reproduce::{Config, EvaluatorSpec, GeneratorSpec, run};
+use poq::reproduce::{Config, EvaluatorSpec, GeneratorSpec, fetch_default_models, run};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,12 +20,26 @@ struct Args {
     /// Output folder (report.md, CSVs, SVGs, manifest.json, cache/).
     #[arg(long, default_value = "results/reproduce")]
     out: PathBuf,
-    /// SQuAD v1.1 JSON (default: ../shared/data, else the bundled sample).
+    /// SQuAD v1.1 JSON (default: ../shared/data, else the copy fetched into --data, else the
+    /// bundled sample).
     #[arg(long)]
     squad: Option<PathBuf>,
-    /// CNN/DailyMail JSONL or CSV (default: ../shared/data, else the bundled sample).
+    /// CNN/DailyMail JSONL or CSV (default: ../shared/data, else the copy fetched into --data, else
+    /// the bundled sample).
     #[arg(long)]
     cnndm: Option<PathBuf>,
+    /// Folder for fetched data sets.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// A mirror of SQuAD v1.1 dev (default: $POQ_SQUAD_URL, else the official URL).
+    #[arg(long)]
+    squad_url: Option<String>,
+    /// A mirror of the pinned CNN/DailyMail file (default: $POQ_CNNDM_URL; no public URL serves it).
+    #[arg(long)]
+    cnndm_url: Option<String>,
+    /// Download nothing: missing default models are an error, missing data the bundled sample.
+    #[arg(long)]
+    offline: bool,
     /// Prompts per task.
     #[arg(long, default_value_t = 200)]
     per_task: usize,
@@ -54,7 +69,17 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match build(args).and_then(|cfg| run(&cfg)) {
+    let mut notices = Vec::new();
+    let result = build(args).and_then(|cfg| {
+        // The default models first: a fresh clone must measure something, never exit 0 empty.
+        notices = fetch_default_models(&cfg)?;
+        run(&cfg)
+    });
+    // Again at the end, where the eye lands (the fetch printed them too).
+    for n in &notices {
+        eprintln!("note: {n}");
+    }
+    match result {
         Ok(outcome) => {
             for s in &outcome.skipped {
                 eprintln!("skipped: {s}");
@@ -78,6 +103,10 @@ fn build(a: Args) -> poq::reproduce::Result<Config> {
         out: a.out,
         squad: a.squad,
         cnndm: a.cnndm,
+        data_dir: a.data,
+        squad_url: a.squad_url,
+        cnndm_url: a.cnndm_url,
+        offline: a.offline,
         per_task: a.per_task,
         seed: a.seed,
         models_dir: a.models,

@@ -78,6 +78,15 @@ impl Dataset {
         if let Some(p) = self.present(data_dir)? {
             return Ok(p);
         }
+        let result = self.download(data_dir, url, progress);
+        if let (Err(_), Some(parent)) = (&result, self.path(data_dir).parent()) {
+            // Only an empty folder goes (remove_dir refuses others): no trace of a failed fetch.
+            let _ = std::fs::remove_dir(parent);
+        }
+        result
+    }
+
+    fn download(&self, data_dir: &Path, url: Option<&str>, progress: bool) -> Result<PathBuf, FetchError> {
         let Some(url) = self.url(url) else {
             return Err(FetchError::NoUrl {
                 name: self.name.to_owned(),
@@ -128,13 +137,13 @@ impl Dataset {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
 
     /// Serves `body` to every GET on a loopback port until the test ends; returns the base URL.
-    fn serve(body: Vec<u8>) -> String {
+    pub(crate) fn serve(body: Vec<u8>) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -159,7 +168,7 @@ mod tests {
     /// The shared copy when this machine has it (the real file, real pin), else a small fixture
     /// with its own pin.
     fn squad_like() -> (Dataset, Vec<u8>) {
-        if let Some(bytes) = poq_shared_squad() {
+        if let Some(bytes) = shared_squad() {
             return (SQUAD_DEV, bytes);
         }
         let body = br#"{"version":"1.1","data":[]}"#.to_vec();
@@ -167,7 +176,7 @@ mod tests {
         (Dataset { url: None, size: body.len() as u64, sha256: sha, ..SQUAD_DEV }, body)
     }
 
-    fn poq_shared_squad() -> Option<Vec<u8>> {
+    fn shared_squad() -> Option<Vec<u8>> {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/squad/dev-v1.1.json");
         std::fs::read(p).ok()
     }
@@ -201,9 +210,8 @@ mod tests {
             other => panic!("expected a checksum error, got {other}"),
         }
         assert!(e.to_string().contains(ds.sha256), "{e}");
-        // Neither the file nor its .partial.
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("squad")).unwrap().flatten().map(|e| e.path()).collect();
-        assert!(left.is_empty(), "{left:?}");
+        // Neither the file nor its .partial, nor the folder made for them.
+        assert!(!dir.path().join("squad").exists());
     }
 
     #[test]
@@ -213,7 +221,7 @@ mod tests {
         // Port 9 (discard) on loopback: nothing listens there in a test machine.
         let e = ds.fetch(dir.path(), Some("http://127.0.0.1:9/x"), false).unwrap_err();
         assert!(matches!(e, FetchError::Http { .. }), "{e}");
-        assert!(!ds.path(dir.path()).exists());
+        assert!(!ds.path(dir.path()).exists() && !dir.path().join("squad").exists());
     }
 
     #[test]

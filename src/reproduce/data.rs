@@ -1,6 +1,13 @@
 //! Stage 1: the prompts. SQuAD v1.1 dev and CNN/DailyMail test, seeded sample per task.
+//!
+//! Each data set is read from, in order: the file given (`--squad`, `--cnndm`); the shared data
+//! folder (`../shared/data` or `$POQ_DATA_DIR`); the copy fetched into `data_dir`; a fresh fetch
+//! (SQuAD from its official URL, CNN/DailyMail only from a mirror the user names); and only when
+//! none of that works, the small sample bundled with poq, with a loud warning.
 
 use super::{Config, Result};
+use crate::fetch::FetchError;
+use crate::fetch::data::{CNNDM_TEST, Dataset, SQUAD_DEV};
 use poq_core::Sample;
 use poq_eval::datasets::{cnndm_test_path, load_cnndm_csv, load_cnndm_jsonl, load_squad, sample_n, squad_dev_path};
 use std::path::{Path, PathBuf};
@@ -24,15 +31,64 @@ fn bundled(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data").join(file)
 }
 
+/// The file to read for one data set (see the module docs for the order), and whether it is the
+/// bundled sample.
+fn locate(
+    cfg: &Config,
+    ds: &Dataset,
+    given: &Option<PathBuf>,
+    shared: Option<PathBuf>,
+    url: Option<&str>,
+    sample: &str,
+) -> Result<(PathBuf, bool)> {
+    if let Some(p) = given.clone().or(shared) {
+        return Ok((p, false));
+    }
+    if let Some(p) = ds.present(&cfg.data_dir)? {
+        return Ok((p, false));
+    }
+    let why = if cfg.offline {
+        "fetching is off (--offline)".to_owned()
+    } else {
+        match ds.fetch(&cfg.data_dir, url, true) {
+            Ok(p) => return Ok((p, false)),
+            // Bytes that do not match the pin are not "unavailable": a wrong mirror must be seen.
+            Err(e @ (FetchError::Checksum { .. } | FetchError::Size { .. })) => return Err(e.into()),
+            Err(e) => e.to_string(),
+        }
+    };
+    warn_bundled(ds, &why, sample);
+    Ok((bundled(sample), true))
+}
+
+/// A warning nobody can miss: a run on the bundled sample measures almost nothing.
+fn warn_bundled(ds: &Dataset, why: &str, sample: &str) {
+    let how = match ds.url {
+        Some(url) => {
+            format!("let reproduce fetch it (drop --offline; needs HTTPS to {url}), or pass --{} FILE", ds.name)
+        }
+        None => format!(
+            "pass --{0} FILE, or --{0}-url URL (or ${1}) of a mirror serving the file with sha256 {2} \
+             (docs/reproduce.md says how the file was built)",
+            ds.name, ds.url_env, ds.sha256
+        ),
+    };
+    let rule = "=".repeat(100);
+    eprintln!(
+        "\n{rule}\nWARNING: {name}: the real data set is not available, so this run uses the SMALL SAMPLE BUNDLED \
+         with poq\n  (examples/data/{sample}, a few prompts). Its figures are NOT the paper's measurement.\n  \
+         Why: {why}\n  To use the real data: {how}\n{rule}\n",
+        name = ds.name
+    );
+}
+
 /// Loads both data sets and samples `per_task` prompts of each with `seed` (fewer when a file has
 /// fewer, which the sources say).
 pub fn load_prompts(cfg: &Config) -> Result<(Vec<Sample>, Vec<DataSource>)> {
-    let pick = |given: &Option<PathBuf>, shared: Option<PathBuf>, file: &str| match given {
-        Some(p) => (p.clone(), false),
-        None => shared.map_or_else(|| (bundled(file), true), |p| (p, false)),
-    };
-    let (squad_path, squad_bundled) = pick(&cfg.squad, squad_dev_path(), "squad-sample.json");
-    let (cnndm_path, cnndm_bundled) = pick(&cfg.cnndm, cnndm_test_path(), "cnndm-sample.jsonl");
+    let (squad_path, squad_bundled) =
+        locate(cfg, &SQUAD_DEV, &cfg.squad, squad_dev_path(), cfg.squad_url.as_deref(), "squad-sample.json")?;
+    let (cnndm_path, cnndm_bundled) =
+        locate(cfg, &CNNDM_TEST, &cfg.cnndm, cnndm_test_path(), cfg.cnndm_url.as_deref(), "cnndm-sample.jsonl")?;
 
     let squad = load_squad(&squad_path)?;
     let cnndm = if cnndm_path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
@@ -55,4 +111,60 @@ pub fn load_prompts(cfg: &Config) -> Result<(Vec<Sample>, Vec<DataSource>)> {
         prompts.extend(picked);
     }
     Ok((prompts, sources))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::data::tests::serve;
+
+    fn cfg(data_dir: &Path, offline: bool) -> Config {
+        Config { data_dir: data_dir.to_path_buf(), offline, ..Config::default() }
+    }
+
+    #[test]
+    fn given_and_shared_files_come_first_and_offline_falls_back_to_the_bundled_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), true);
+        let (given, shared) = (PathBuf::from("given.json"), PathBuf::from("shared.json"));
+        let first = |g: Option<&PathBuf>| locate(&c, &SQUAD_DEV, &g.cloned(), Some(shared.clone()), None, "x").unwrap();
+        assert_eq!(first(Some(&given)), (given.clone(), false));
+        assert_eq!(first(None), (shared.clone(), false));
+        let (path, is_bundled) = locate(&c, &SQUAD_DEV, &None, None, None, "squad-sample.json").unwrap();
+        assert!(is_bundled && path.ends_with("examples/data/squad-sample.json") && path.is_file(), "{path:?}");
+        // Nothing was written while offline.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_copy_in_the_data_folder_is_used_without_fetching() {
+        let Some(shared) = squad_dev_path() else {
+            eprintln!("skipped: no shared SQuAD file to stand for a fetched copy");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let copy = SQUAD_DEV.path(dir.path());
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&shared, &copy).unwrap();
+        let (path, is_bundled) = locate(&cfg(dir.path(), true), &SQUAD_DEV, &None, None, None, "x").unwrap();
+        assert_eq!((path, is_bundled), (copy, false));
+    }
+
+    #[test]
+    fn a_mirror_is_fetched_and_a_wrong_one_is_an_error_not_a_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), false);
+        // A mirror serving other bytes: a typed checksum error, and no file left in data/.
+        let url = serve(b"{}\n".to_vec());
+        let e = locate(&c, &CNNDM_TEST, &None, None, Some(&url), "cnndm-sample.jsonl").unwrap_err();
+        assert!(matches!(&e, super::super::Error::Fetch(FetchError::Size { .. })), "{e}");
+        assert!(!CNNDM_TEST.path(dir.path()).exists());
+        // The real file, when this machine has it, through a loopback mirror.
+        if let Some(shared) = cnndm_test_path() {
+            let url = serve(std::fs::read(&shared).unwrap());
+            let (path, is_bundled) = locate(&c, &CNNDM_TEST, &None, None, Some(&url), "x").unwrap();
+            assert_eq!((path.clone(), is_bundled), (CNNDM_TEST.path(dir.path()), false));
+            assert_eq!(std::fs::read(path).unwrap(), std::fs::read(shared).unwrap());
+        }
+    }
 }

@@ -8,11 +8,13 @@
 
 mod analysis;
 mod data;
+mod fetching;
 mod nodes;
 mod report;
 mod run;
 
 pub use data::{DataSource, load_prompts};
+pub use fetching::fetch_default_models;
 pub use nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators};
 pub use run::{Outcome, run};
 
@@ -23,10 +25,20 @@ use std::path::PathBuf;
 pub struct Config {
     /// Output folder: report.md, CSVs, SVGs, manifest.json, cache/.
     pub out: PathBuf,
-    /// SQuAD v1.1 JSON (default: the shared data folder, else the bundled sample).
+    /// SQuAD v1.1 JSON (default: the shared data folder, else the copy fetched into `data_dir`,
+    /// else the bundled sample).
     pub squad: Option<PathBuf>,
-    /// CNN/DailyMail JSONL or CSV (default: the shared data folder, else the bundled sample).
+    /// CNN/DailyMail JSONL or CSV (default: the shared data folder, else the copy fetched into
+    /// `data_dir`, else the bundled sample).
     pub cnndm: Option<PathBuf>,
+    /// Where fetched data sets are kept (`data/`, git-ignored).
+    pub data_dir: PathBuf,
+    /// A mirror of SQuAD v1.1 dev (default: `$POQ_SQUAD_URL`, else the official URL).
+    pub squad_url: Option<String>,
+    /// A mirror of the pinned CNN/DailyMail file (default: `$POQ_CNNDM_URL`; no public URL serves it).
+    pub cnndm_url: Option<String>,
+    /// Never download: missing default models are an error, missing data the bundled sample.
+    pub offline: bool,
     /// Prompts per task (the paper: 200).
     pub per_task: usize,
     /// Seed of prompt sampling and of the Monte Carlo simulation.
@@ -53,6 +65,10 @@ impl Default for Config {
             out: PathBuf::from("results/reproduce"),
             squad: None,
             cnndm: None,
+            data_dir: PathBuf::from("data"),
+            squad_url: None,
+            cnndm_url: None,
+            offline: false,
             per_task: 200,
             seed: 42,
             generators: Vec::new(),
@@ -109,6 +125,18 @@ pub enum Error {
     /// Writing JSON.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// Fetching a default model or a data set.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// Nothing to measure: no inference model given and none in the models folder.
+    #[error(
+        "no inference model to run: none given (--generator) and none in {} (run `bash scripts/fetch-models.sh`)",
+        models_dir.display()
+    )]
+    NoGenerator {
+        /// The folder searched.
+        models_dir: PathBuf,
+    },
 }
 
 /// `Result` of the reproduction.

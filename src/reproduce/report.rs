@@ -96,6 +96,16 @@ pub(crate) fn write(
     let out = &cfg.out;
     let mut md = String::new();
     let _ = writeln!(md, "# Cost-aware PoQ: reproduction report\n");
+    // Loud, first: a run on the bundled sample measures almost nothing (docs/reproduce.md, Data).
+    let bundled: Vec<&str> = m.sources.iter().filter(|s| s.bundled).map(|s| s.name).collect();
+    if !bundled.is_empty() {
+        let _ = writeln!(
+            md,
+            "> **WARNING: this run used the small sample bundled with poq for {}, not the real data set.** Its \
+             figures are not the paper's measurement. See docs/reproduce.md (Data) to fetch the real data.\n",
+            bundled.join(" and ")
+        );
+    }
     let _ = writeln!(
         md,
         "Reproduces arXiv 2512.16317 with the models available to this run. Figures marked *paper* are the \
