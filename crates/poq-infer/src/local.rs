@@ -5,6 +5,7 @@ use crate::candle::SafetensorsModel;
 use crate::chat_template::ChatTemplate;
 use crate::device::{LoadOptions, default_dtype};
 use crate::error::{Error, Result};
+use crate::few_shot::FewShot;
 use crate::gguf;
 use crate::model_dir::ModelDir;
 use crate::sampling::Sampler;
@@ -56,22 +57,32 @@ pub struct TokenGeneration {
     pub finish_reason: FinishReason,
 }
 
-/// A local chat model: weights, tokenizer, chat template and stop tokens.
+/// A local chat model: weights, tokenizer, prompt format and stop tokens.
 #[derive(Debug)]
 pub struct LocalGenerator {
     name: String,
     model: Box<dyn CausalLm>,
     tokenizer: TextTokenizer,
-    template: Option<ChatTemplate>,
+    prompt: PromptFormat,
     eos_ids: Vec<u32>,
     max_batch: usize,
+}
+
+/// How a conversation becomes the prompt string.
+#[derive(Debug)]
+enum PromptFormat {
+    /// The model's own chat template.
+    Chat(ChatTemplate),
+    /// A base model's few-shot transcript (no template shipped).
+    FewShot(FewShot),
 }
 
 /// Sequences decoded together by [`LocalGenerator::generate_batch`] unless set otherwise.
 pub const DEFAULT_MAX_BATCH: usize = 8;
 
 impl LocalGenerator {
-    /// Assembles a generator from its parts.
+    /// Assembles a generator from its parts; without a chat template, prompts are the
+    /// [`FewShot`] transcript with its default examples and no BOS string.
     pub fn new(
         name: impl Into<String>,
         model: Box<dyn CausalLm>,
@@ -79,7 +90,19 @@ impl LocalGenerator {
         template: Option<ChatTemplate>,
         eos_ids: Vec<u32>,
     ) -> Self {
-        LocalGenerator { name: name.into(), model, tokenizer, template, eos_ids, max_batch: DEFAULT_MAX_BATCH }
+        let prompt = match template {
+            Some(t) => PromptFormat::Chat(t),
+            None => PromptFormat::FewShot(FewShot::with_default_examples(None)),
+        };
+        LocalGenerator { name: name.into(), model, tokenizer, prompt, eos_ids, max_batch: DEFAULT_MAX_BATCH }
+    }
+
+    /// Replaces the few-shot prompt of a model without a chat template (models with one keep it).
+    pub fn with_few_shot(mut self, few_shot: FewShot) -> Self {
+        if let PromptFormat::FewShot(f) = &mut self.prompt {
+            *f = few_shot;
+        }
+        self
     }
 
     /// How many sequences [`generate_batch`](Generator::generate_batch) decodes together (at
@@ -118,9 +141,13 @@ impl LocalGenerator {
         if let Some(e) = tok.eos_token {
             special.insert("eos_token".to_string(), e);
         }
+        let bos = special.get("bos_token").filter(|_| tok.add_bos).cloned();
         let template = tok.chat_template.as_deref().map(|t| ChatTemplate::new(t, special)).transpose()?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Self::new(name, Box::new(file.model), tokenizer, template, tok.eos_ids))
+        // A base model's transcript starts with BOS when the file says to add one (the chat
+        // templates write it themselves).
+        Ok(Self::new(name, Box::new(file.model), tokenizer, template, tok.eos_ids)
+            .with_few_shot(FewShot::with_default_examples(bos)))
     }
 
     /// Loads a safetensors model folder.
@@ -165,12 +192,21 @@ impl LocalGenerator {
     }
 
     /// The prompt string for a conversation: the chat template with the assistant header, or,
-    /// for models without a template, the user turns joined by newlines.
+    /// for models without a template, the [`FewShot`] transcript.
     pub fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String> {
-        match &self.template {
-            Some(t) => t.render(messages, true),
-            None => Ok(messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n")),
+        match &self.prompt {
+            PromptFormat::Chat(t) => t.render(messages, true),
+            PromptFormat::FewShot(f) => Ok(f.render(messages)),
         }
+    }
+
+    /// The request's stop strings, and a few-shot prompt's own ([`FewShot::STOPS`]).
+    fn stops_of(&self, request: &GenerationRequest) -> Vec<String> {
+        let mut stops = request.stop.clone();
+        if matches!(self.prompt, PromptFormat::FewShot(_)) {
+            stops.extend(FewShot::STOPS.iter().map(|s| (*s).to_owned()));
+        }
+        stops
     }
 
     /// The logits after a prompt, from a fresh cache (for checks against reference outputs).
@@ -262,7 +298,7 @@ impl LocalGenerator {
             let prompt = self.prompt_of(request)?;
             check_prompt(&prompt, ctx)?;
             let sampler = Sampler::new(&request.sampling)?;
-            lives.push(Live::new(sampler, &prompt, request.max_new_tokens, self.stop_check(&request.stop)));
+            lives.push(Live::new(sampler, &prompt, request.max_new_tokens, self.stop_check(&self.stops_of(request))));
         }
         let prompt_lengths: Vec<usize> = lives.iter().map(|l| l.context.len()).collect();
         let eos = self.eos_ids.clone();
@@ -276,7 +312,7 @@ impl LocalGenerator {
             .into_iter()
             .zip(requests)
             .zip(prompt_lengths)
-            .map(|((o, r), n)| self.to_generation(n, o, &r.stop))
+            .map(|((o, r), n)| self.to_generation(n, o, &self.stops_of(r)))
             .collect()
     }
 }
@@ -406,9 +442,10 @@ impl Generator for LocalGenerator {
 
     fn generate(&mut self, request: &GenerationRequest) -> poq_core::Result<Generation> {
         let prompt = self.prompt_of(request)?;
-        let mut check = self.stop_check(&request.stop);
+        let stops = self.stops_of(request);
+        let mut check = self.stop_check(&stops);
         let out = self.generate_tokens(&prompt, request.max_new_tokens, &request.sampling, true, &mut check)?;
-        Ok(self.to_generation(prompt.len(), out, &request.stop)?)
+        Ok(self.to_generation(prompt.len(), out, &stops)?)
     }
 
     /// Decodes up to [`with_max_batch`](LocalGenerator::with_max_batch) requests together when

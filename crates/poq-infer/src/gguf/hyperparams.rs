@@ -9,6 +9,8 @@ use candle_core::quantized::gguf_file::{Content, Value};
 
 /// Longest context we build rotary tables for (2^20 positions; real models declare up to 2^17).
 pub const MAX_CONTEXT: usize = 1 << 20;
+/// Widest attention head accepted (real models use 64–256).
+const MAX_HEAD_DIM: usize = 1024;
 /// Largest rotary table (cos or sin, f32 elements) a header may ask for: 512 MiB.
 const MAX_ROPE_TABLE: usize = 1 << 27;
 
@@ -23,15 +25,11 @@ pub struct Hyperparams {
     pub heads: usize,
     /// `<arch>.attention.head_count_kv`.
     pub kv_heads: usize,
+    /// Per-head width of queries, keys and values: `<arch>.attention.key_length` when declared
+    /// (Gemma 3's heads are wider than `embedding_length / head_count`), else that quotient.
+    pub head_dim: usize,
     /// `<arch>.context_length`, when declared.
     pub context: Option<usize>,
-}
-
-impl Hyperparams {
-    /// Per-head width.
-    pub fn head_dim(&self) -> usize {
-        self.embedding / self.heads
-    }
 }
 
 /// Checks the hyperparameters of `arch` in `md` against each other and against `content`'s tensors.
@@ -53,10 +51,20 @@ pub fn check(md: &Metadata<'_>, content: &Content, arch: &str) -> Result<Hyperpa
         ));
     }
     let heads = required("attention.head_count")?;
-    if heads == 0 || embedding % heads != 0 {
+    let key_length = md.opt_u32(&key("attention.key_length"))?.map(|d| d as usize);
+    if heads == 0 || (key_length.is_none() && embedding % heads != 0) {
         return Err(
             md.error(&key("attention.head_count"), format!("{heads} does not divide embedding_length {embedding}"))
         );
+    }
+    let head_dim = key_length.unwrap_or(embedding / heads);
+    // Keys and values share one width in every architecture we run.
+    let value_length = md.opt_u32(&key("attention.value_length"))?.map_or(head_dim, |d| d as usize);
+    if head_dim == 0 || head_dim > MAX_HEAD_DIM || value_length != head_dim {
+        return Err(md.error(
+            &key("attention.key_length"),
+            format!("head width {head_dim} (values {value_length}) must be equal and in 1..={MAX_HEAD_DIM}"),
+        ));
     }
     let kv_heads = required("attention.head_count_kv")?;
     if kv_heads == 0 || heads % kv_heads != 0 {
@@ -73,7 +81,6 @@ pub fn check(md: &Metadata<'_>, content: &Content, arch: &str) -> Result<Hyperpa
         return Err(md.error(&key("expert_count"), format!("{experts} experts but the file has {n_tensors} tensors")));
     }
 
-    let head_dim = embedding / heads;
     let rope_dim = md.opt_u32(&key("rope.dimension_count"))?.map_or(head_dim, |d| d as usize);
     if rope_dim == 0 || rope_dim > head_dim || rope_dim % 2 != 0 {
         return Err(md.error(
@@ -90,7 +97,7 @@ pub fn check(md: &Metadata<'_>, content: &Content, arch: &str) -> Result<Hyperpa
             format!("{ctx} is outside 1..={MAX_CONTEXT} or needs a rotary table over {MAX_ROPE_TABLE} entries"),
         ));
     }
-    Ok(Hyperparams { blocks, embedding, heads, kv_heads, context })
+    Ok(Hyperparams { blocks, embedding, heads, kv_heads, head_dim, context })
 }
 
 /// Largest key/value cache candle's Phi-3 may reserve: it allocates the whole declared context
@@ -104,7 +111,7 @@ pub fn cap_phi3_context(content: &mut Content, architecture: &str, shapes: Hyper
     if architecture != "phi3" {
         return Some(ctx);
     }
-    let per_position = shapes.blocks * 2 * shapes.kv_heads * shapes.head_dim() * std::mem::size_of::<f32>();
+    let per_position = shapes.blocks * 2 * shapes.kv_heads * shapes.head_dim * std::mem::size_of::<f32>();
     let capped = ctx.min((PHI3_CACHE_BYTES / per_position.max(1)).max(1));
     content.metadata.insert("phi3.context_length".into(), Value::U32(capped as u32));
     Some(capped)
@@ -155,7 +162,7 @@ mod tests {
         let md = Metadata::new(&content, Path::new("m.gguf"));
         let h = check(&md, &content, "llama").unwrap();
         assert_eq!((h.blocks, h.embedding, h.heads, h.kv_heads, h.context), (30, 576, 9, 3, Some(8192)));
-        assert_eq!(h.head_dim(), 64);
+        assert_eq!(h.head_dim, 64);
     }
 
     #[test]
@@ -172,6 +179,11 @@ mod tests {
             (vec![("attention.head_count_kv", Some(2))], "llama.attention.head_count_kv"),
             (vec![("embedding_length", Some(1152))], "llama.embedding_length"),
             (vec![("block_count", None)], "llama.block_count"),
+            (vec![("attention.key_length", Some(4096))], "llama.attention.key_length"),
+            (
+                vec![("attention.key_length", Some(64)), ("attention.value_length", Some(32))],
+                "llama.attention.key_length",
+            ),
         ] {
             let msg = check_err("llama", &edits);
             assert!(msg.contains(key) && msg.contains("m.gguf"), "{edits:?}: {msg}");
@@ -183,7 +195,8 @@ mod tests {
         // Phi-3-mini-128k: 32 blocks, 32 heads of 96; its whole-context cache would be ~100 GB.
         let mut content = header("phi3", &[("embedding_length", Some(3072)), ("attention.head_count", Some(32))]);
         content.metadata.insert("phi3.context_length".into(), Value::U32(131_072));
-        let shapes = Hyperparams { blocks: 32, embedding: 3072, heads: 32, kv_heads: 32, context: Some(131_072) };
+        let shapes =
+            Hyperparams { blocks: 32, embedding: 3072, heads: 32, kv_heads: 32, head_dim: 96, context: Some(131_072) };
         let capped = cap_phi3_context(&mut content, "phi3", shapes).unwrap();
         assert_eq!(capped, 5461);
         assert!(matches!(content.metadata["phi3.context_length"], Value::U32(5461)));

@@ -1,10 +1,12 @@
-//! GGUF quantized models: llama-architecture (SmolLM2, TinyLlama, Llama 3.2), Qwen2 and Phi-3
-//! files, run by candle-transformers' quantized models, with the tokenizer built from metadata
-//! when no `tokenizer.json` is given.
+//! GGUF quantized models: llama-architecture (SmolLM2, TinyLlama, Llama 3.2), Qwen2, Gemma 3 and
+//! Phi-3 files, with the tokenizer built from metadata when no `tokenizer.json` is given.
+//!
+//! llama, qwen2 and gemma3 files run our own f32 forward ([`decoder`]) with batched decoding;
+//! phi3 files, and llama or qwen2 files asked to run quantized, run candle-transformers' models.
 
 mod alignment;
+mod decoder;
 pub mod hyperparams;
-mod llama;
 mod matvec;
 pub mod metadata;
 pub mod tokenizer;
@@ -23,8 +25,8 @@ pub use tokenizer::GgufTokenizer;
 
 /// The architectures we run, by `general.architecture`.
 enum Weights {
-    /// Ours, f32 (see [`llama`]).
-    F32Llama(llama::Llama),
+    /// Ours, f32 (see [`decoder`]).
+    Decoder(decoder::Decoder),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Phi3(quantized_phi3::ModelWeights),
@@ -33,7 +35,7 @@ enum Weights {
 impl std::fmt::Debug for Weights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Weights::F32Llama(_) => "Llama (f32)",
+            Weights::Decoder(_) => "decoder (f32)",
             Weights::Llama(_) => "quantized Llama",
             Weights::Qwen2(_) => "quantized Qwen2",
             Weights::Phi3(_) => "quantized Phi3",
@@ -97,9 +99,10 @@ pub enum GgufPrecision {
     /// Weight matrices re-quantized to Q8_0 at load (candle has SIMD kernels for it), 8-bit
     /// activations; about 1.06 bytes per weight.
     Q8_0,
-    /// Llama-architecture files: f32 for prompts (past 16 tokens) and a Q8_0 copy for decoding steps,
-    /// the fastest on CPUs (prompts are bound by arithmetic, decoding by memory traffic); about
-    /// 5 bytes per weight. Other architectures run as [`Dequantized`](GgufPrecision::Dequantized).
+    /// Files our forward runs (llama, qwen2, gemma3): f32 for prompts (past 16 tokens) and a Q8_0
+    /// copy for decoding steps, the fastest on CPUs (prompts are bound by arithmetic, decoding by
+    /// memory traffic); about 5 bytes per weight. Phi-3 runs as
+    /// [`Dequantized`](GgufPrecision::Dequantized).
     Mixed,
 }
 
@@ -126,24 +129,31 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
         location: format!("GGUF tensors ({architecture})"),
         message: e.to_string(),
     };
-    if matches!(precision, GgufPrecision::Dequantized | GgufPrecision::Mixed)
-        && architecture == "llama"
-        && llama::Llama::supports(&md, shapes.head_dim())?
-    {
+    // gemma3 runs only on ours: candle 0.11's quantized Gemma 3 gates with SiLU (Gemma uses
+    // GELU) and drops the sliding window when decoding, so it is not offered as a fallback.
+    let ours = matches!(precision, GgufPrecision::Dequantized | GgufPrecision::Mixed) || architecture == "gemma3";
+    if ours && decoder::Decoder::supports(&md, &architecture, shapes.head_dim)? {
         let context = declared.unwrap_or(quantized_llama::MAX_SEQ_LEN);
+        let decode_q8 = precision == GgufPrecision::Mixed;
         let model =
-            llama::Llama::load(&content, &mut reader, &md, shapes, context, precision == GgufPrecision::Mixed, device)
+            decoder::Decoder::load(&content, &mut reader, &md, &architecture, shapes, context, decode_q8, device)
                 .map_err(|e| match e {
                     Error::Candle(e) => wrap(e),
                     other => other,
                 })?;
         let model = GgufModel {
-            weights: Weights::F32Llama(model),
+            weights: Weights::Decoder(model),
             device: device.clone(),
             context_length: context,
             architecture,
         };
         return Ok(GgufFile { model, tokenizer });
+    }
+    if architecture == "gemma3" {
+        return Err(Error::Unsupported(format!(
+            "gemma3 file {} with experts or a rotary width other than the head width",
+            path.display()
+        )));
     }
     let target = match precision {
         GgufPrecision::Quantized => None,
@@ -218,7 +228,7 @@ fn finish<R: Read + Seek>(
 }
 
 /// The values of `general.architecture` we run.
-const SUPPORTED: [&str; 3] = ["llama", "qwen2", "phi3"];
+const SUPPORTED: [&str; 4] = ["llama", "qwen2", "gemma3", "phi3"];
 
 fn unsupported(architecture: &str, path: &Path) -> Error {
     Error::Unsupported(format!(
@@ -272,10 +282,10 @@ impl GgufModel {
         &self.architecture
     }
 
-    fn f32_llama(&mut self) -> Result<&mut llama::Llama> {
+    fn decoder(&mut self) -> Result<&mut decoder::Decoder> {
         match &mut self.weights {
-            Weights::F32Llama(m) => Ok(m),
-            _ => Err(Error::Unsupported("batched decoding needs the f32 Llama weights".into())),
+            Weights::Decoder(m) => Ok(m),
+            _ => Err(Error::Unsupported("batched decoding needs our f32 forward (llama, qwen2, gemma3)".into())),
         }
     }
 }
@@ -285,7 +295,7 @@ impl CausalLm for GgufModel {
         // candle's models take a (1, tokens) tensor; ours takes the ids.
         let input = || Tensor::new(tokens, &self.device)?.unsqueeze(0);
         let logits = match &mut self.weights {
-            Weights::F32Llama(m) => return Ok(m.forward(tokens, pos)?.to_vec1()?),
+            Weights::Decoder(m) => return Ok(m.forward(tokens, pos)?.to_vec1()?),
             Weights::Llama(m) => m.forward(&input()?, pos)?,
             Weights::Qwen2(m) => m.forward(&input()?, pos)?,
             Weights::Phi3(m) => m.forward(&input()?, pos)?,
@@ -295,7 +305,7 @@ impl CausalLm for GgufModel {
 
     fn reset(&mut self) -> Result<()> {
         match &mut self.weights {
-            Weights::F32Llama(m) => m.clear(),
+            Weights::Decoder(m) => m.clear(),
             Weights::Llama(m) => m.clear_kv_cache(),
             Weights::Qwen2(m) => m.clear_kv_cache(),
             // Phi-3 resets its cache itself when a forward starts at position 0.
@@ -310,7 +320,7 @@ impl CausalLm for GgufModel {
 
     fn batch(&mut self) -> Option<&mut dyn BatchLm> {
         match self.weights {
-            Weights::F32Llama(_) => Some(self),
+            Weights::Decoder(_) => Some(self),
             _ => None,
         }
     }
@@ -318,19 +328,19 @@ impl CausalLm for GgufModel {
 
 impl BatchLm for GgufModel {
     fn max_sequences(&self) -> usize {
-        llama::MAX_SEQUENCES
+        decoder::MAX_SEQUENCES
     }
 
     fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>> {
-        Ok(self.f32_llama()?.start(slot, prompt)?.to_vec1()?)
+        Ok(self.decoder()?.start(slot, prompt)?.to_vec1()?)
     }
 
     fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.f32_llama()?.step(slots, tokens)?.to_vec2()?)
+        Ok(self.decoder()?.step(slots, tokens)?.to_vec2()?)
     }
 
     fn release(&mut self) {
-        if let Weights::F32Llama(m) = &mut self.weights {
+        if let Weights::Decoder(m) = &mut self.weights {
             m.release();
         }
     }

@@ -34,6 +34,8 @@ pub struct GgufTokenizer {
     pub bos_token: Option<String>,
     /// `tokenizer.ggml.eos_token_id`'s string.
     pub eos_token: Option<String>,
+    /// `tokenizer.ggml.add_bos_token`: prompts start with the BOS token.
+    pub add_bos: bool,
     /// Ids that end generation: EOS and, when present, EOT.
     pub eos_ids: Vec<u32>,
     /// `tokenizer.chat_template`.
@@ -91,6 +93,7 @@ pub fn from_metadata(md: &Metadata<'_>) -> Result<GgufTokenizer> {
         tokenizer: TextTokenizer::new(inner),
         bos_token,
         eos_token,
+        add_bos,
         eos_ids,
         chat_template: md.opt_string("tokenizer.chat_template")?.map(str::to_owned),
     })

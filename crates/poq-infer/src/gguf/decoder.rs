@@ -1,10 +1,20 @@
-//! Our forward pass for llama-architecture GGUF files in f32 (SmolLM2, TinyLlama, Llama 3.2).
+//! Our forward pass for GGUF decoder-only models in f32: llama (SmolLM2, TinyLlama, Llama 3.2),
+//! qwen2 (Qwen2 and Qwen2.5) and gemma3.
 //!
-//! Same arithmetic as candle-transformers' quantized Llama on dequantized weights, with the key/value
-//! cache kept in place: candle's version concatenates the whole cache at every token and copies it
-//! once more per head group (`repeat_kv`), which dominated decoding at the lengths of CNN/DailyMail
+//! Same arithmetic as llama.cpp's graphs on dequantized weights, with the key/value cache kept in
+//! place: candle's quantized models concatenate the whole cache at every token and copy it once
+//! more per head group (`repeat_kv`), which dominated decoding at the lengths of CNN/DailyMail
 //! prompts (1,100 tokens). Here each layer writes new keys and values into a preallocated buffer,
 //! and the heads of a group share one matrix product with their key/value head.
+//!
+//! The three architectures differ only in a few places, all read from the file by [`Flavor`]:
+//! - llama: rotary pairs interleaved (the converter permuted the query and key rows for it), SiLU;
+//! - qwen2: query/key/value biases, rotary pairs split in halves (NeoX style), SiLU;
+//! - gemma3: embeddings scaled by √width, RMS norms of each query and key head (QK-norm), norms
+//!   after attention and after the feed-forward block as well as before (sandwich), GELU (tanh),
+//!   heads wider than width / heads, and five of every six layers attending to the last 512
+//!   positions only (sliding window) with their own rotary base. The converter already added
+//!   Gemma's `1 +` to every norm weight, so all norms are plain RMS norms here.
 //!
 //! It holds several sequences, each with its own cache, and a decoding step can advance any of
 //! them together: the weight products then run over one row per sequence, so the weights are
@@ -17,7 +27,7 @@
 //! the arithmetic, not the bytes, is the cost.
 
 use super::metadata::Metadata;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use candle_core::Module;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -33,26 +43,102 @@ pub const MAX_SEQUENCES: usize = 16;
 /// once stays on it, so its sums never depend on how many sequences share the step.
 const DECODE_ROWS: usize = MAX_SEQUENCES;
 
-/// A weight matrix (out, in) in f32, with an optional Q8_0 copy for decoding steps (at most
-/// `DECODE_ROWS` rows).
+/// The `general.architecture` values this forward runs.
+pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "gemma3"];
+
+/// How rotary embeddings pair a head's dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RopeStyle {
+    /// Dimensions (2i, 2i + 1): llama files, whose converter permuted the query and key rows.
+    Interleaved,
+    /// Dimensions (i, i + d/2): qwen2 and gemma3 (llama.cpp's NeoX style).
+    Halves,
+}
+
+/// The feed-forward gate's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    Silu,
+    /// GELU with the tanh approximation (Gemma's `gelu_pytorch_tanh`).
+    GeluTanh,
+}
+
+/// What an architecture changes in the shared forward pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Flavor {
+    rope: RopeStyle,
+    activation: Activation,
+    /// Factor applied to token embeddings (Gemma: √width).
+    embed_scale: Option<f64>,
+    /// Gemma 3's sliding-window layers: (window, every how many layers one is global, rotary base
+    /// of the windowed layers).
+    sliding: Option<(usize, usize, f32)>,
+}
+
+/// Layers in a Gemma 3 period: five windowed, then one global (llama.cpp's pattern).
+const GEMMA3_PERIOD: usize = 6;
+/// Rotary base of Gemma 3's windowed layers (llama.cpp and transformers use this constant).
+const GEMMA3_LOCAL_BASE: f32 = 10_000.0;
+
+impl Flavor {
+    fn of(md: &Metadata<'_>, arch: &str, embedding: usize) -> Result<Flavor> {
+        let key = |k: &str| format!("{arch}.{k}");
+        Ok(match arch {
+            "llama" => {
+                Flavor { rope: RopeStyle::Interleaved, activation: Activation::Silu, embed_scale: None, sliding: None }
+            }
+            "qwen2" => {
+                Flavor { rope: RopeStyle::Halves, activation: Activation::Silu, embed_scale: None, sliding: None }
+            }
+            "gemma3" => {
+                let window_key = key("attention.sliding_window");
+                let window = md.opt_u32(&window_key)?.ok_or_else(|| md.error(&window_key, "missing metadata key"))?;
+                if window == 0 {
+                    return Err(md.error(&window_key, "must be at least 1"));
+                }
+                let period = md.opt_u32(&key("attention.sliding_window_type"))?.map_or(GEMMA3_PERIOD, |p| p as usize);
+                let local_base = md.opt_f32(&key("rope.local_freq_base"))?.unwrap_or(GEMMA3_LOCAL_BASE);
+                Flavor {
+                    rope: RopeStyle::Halves,
+                    activation: Activation::GeluTanh,
+                    embed_scale: Some((embedding as f64).sqrt()),
+                    sliding: Some((window as usize, period.max(1), local_base)),
+                }
+            }
+            other => return Err(Error::Unsupported(format!("our f32 forward does not run `{other}`"))),
+        })
+    }
+}
+
+/// A weight matrix (out, in) in f32 with an optional bias, and an optional Q8_0 copy for decoding
+/// steps (at most `DECODE_ROWS` rows).
 #[derive(Debug)]
 struct Linear {
     w: Tensor,
+    bias: Option<Tensor>,
     q8: Option<QMatMul>,
 }
 
 impl Linear {
-    fn new(w: Tensor, decode_q8: bool) -> Result<Linear> {
+    fn new(w: Tensor, bias: Option<Tensor>, decode_q8: bool) -> Result<Linear> {
         let q8 = if decode_q8 && w.dim(1)? % GgmlDType::Q8_0.block_size() == 0 {
             Some(QMatMul::from_qtensor(QTensor::quantize(&w, GgmlDType::Q8_0)?)?)
         } else {
             None
         };
-        Ok(Linear { w, q8 })
+        Ok(Linear { w, bias, q8 })
     }
 
-    /// `x · wᵀ` for `x` of shape (rows, in).
+    /// `x · wᵀ (+ bias)` for `x` of shape (rows, in).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.product(x)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+
+    fn product(&self, x: &Tensor) -> Result<Tensor> {
         let rows = x.dim(0)?;
         if rows > DECODE_ROWS {
             return Ok(x.matmul(&self.w.t()?)?);
@@ -80,10 +166,20 @@ struct Layer {
     wk: Linear,
     wv: Linear,
     wo: Linear,
+    /// Gemma 3's per-head RMS norms of queries and keys.
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
+    /// Gemma 3's norms of the attention and feed-forward outputs.
+    post_attn_norm: Option<Tensor>,
     ffn_norm: Tensor,
     gate: Linear,
     down: Linear,
     up: Linear,
+    post_ffn_norm: Option<Tensor>,
+    /// Index into [`Decoder::ropes`].
+    rope: usize,
+    /// Keys this many positions back or more are not seen (Gemma 3's windowed layers).
+    window: Option<usize>,
 }
 
 /// One sequence's keys and values, per layer (kv heads, capacity, head dim) each; positions
@@ -94,77 +190,112 @@ struct Sequence {
     len: usize,
 }
 
-/// A llama-architecture model with f32 weights and in-place caches, one per sequence.
+/// A decoder-only model with f32 weights and in-place caches, one per sequence.
 #[derive(Debug)]
-pub struct Llama {
+pub struct Decoder {
+    flavor: Flavor,
     embed: Tensor,
     layers: Vec<Layer>,
     norm: Tensor,
     output: Linear,
-    cos: Tensor,
-    sin: Tensor,
+    /// (cos, sin) tables, (context, rotary dims / 2) each: one per rotary base in use.
+    ropes: Vec<(Tensor, Tensor)>,
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
     eps: f32,
     context: usize,
-    /// Sequence 0 is the one-sequence API's ([`Llama::forward`]).
+    /// Sequence 0 is the one-sequence API's ([`Decoder::forward`]).
     sequences: Vec<Sequence>,
 }
 
-impl Llama {
-    /// Whether this loader handles the file: dense (no experts) with rotary width = head width.
-    pub fn supports(md: &Metadata<'_>, head_dim: usize) -> Result<bool> {
-        let experts = md.opt_u32("llama.expert_count")?.unwrap_or(0);
-        let rope = md.opt_u32("llama.rope.dimension_count")?.map_or(head_dim, |d| d as usize);
+impl Decoder {
+    /// Whether this forward runs the file: one of [`ARCHITECTURES`], dense (no experts), with the
+    /// rotary width equal to the head width.
+    pub fn supports(md: &Metadata<'_>, arch: &str, head_dim: usize) -> Result<bool> {
+        if !ARCHITECTURES.contains(&arch) {
+            return Ok(false);
+        }
+        let experts = md.opt_u32(&format!("{arch}.expert_count"))?.unwrap_or(0);
+        let rope = md.opt_u32(&format!("{arch}.rope.dimension_count"))?.map_or(head_dim, |d| d as usize);
         Ok(experts <= 1 && rope == head_dim)
     }
 
-    /// Loads and dequantizes every tensor; `shapes` were checked by [`super::hyperparams::check`].
+    /// Loads and dequantizes every tensor of a file of architecture `arch`; `shapes` were checked
+    /// by [`super::hyperparams::check`].
+    #[allow(clippy::too_many_arguments)]
     pub fn load<R: Read + Seek>(
         content: &Content,
         reader: &mut R,
         md: &Metadata<'_>,
+        arch: &str,
         shapes: super::hyperparams::Hyperparams,
         context: usize,
         decode_q8: bool,
         device: &Device,
-    ) -> Result<Llama> {
+    ) -> Result<Decoder> {
+        let flavor = Flavor::of(md, arch, shapes.embedding)?;
         let mut get = |name: &str| -> Result<Tensor> {
             Ok(content.tensor(reader, name, &Device::Cpu)?.dequantize(device)?.to_dtype(DType::F32)?)
         };
+        let has = |name: &str| content.tensor_infos.contains_key(name);
         let embed = get("token_embd.weight")?;
-        let output =
-            if content.tensor_infos.contains_key("output.weight") { get("output.weight")? } else { embed.clone() };
-        let output = Linear::new(output, decode_q8)?;
+        let output = if has("output.weight") { get("output.weight")? } else { embed.clone() };
+        let output = Linear::new(output, None, decode_q8)?;
         let norm = get("output_norm.weight")?;
+        let key = |k: &str| format!("{arch}.{k}");
+        let base = md.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0);
+        let head_dim = shapes.head_dim;
+        let mut ropes = vec![rope_tables(head_dim, base, context, device)?];
+        if let Some((_, _, local_base)) = flavor.sliding {
+            ropes.push(rope_tables(head_dim, local_base, context, device)?);
+        }
         let mut layers = Vec::with_capacity(shapes.blocks);
         for i in 0..shapes.blocks {
-            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let name = |part: &str| format!("blk.{i}.{part}");
+            let mut opt = |part: &str| -> Result<Option<Tensor>> {
+                let n = name(part);
+                if has(&n) { get(&n).map(Some) } else { Ok(None) }
+            };
+            let (bq, bk, bv) = (opt("attn_q.bias")?, opt("attn_k.bias")?, opt("attn_v.bias")?);
+            let (q_norm, k_norm) = (opt("attn_q_norm.weight")?, opt("attn_k_norm.weight")?);
+            let (post_attn_norm, post_ffn_norm) = (opt("post_attention_norm.weight")?, opt("post_ffw_norm.weight")?);
+            let (attn_norm, ffn_norm) = (get(&name("attn_norm.weight"))?, get(&name("ffn_norm.weight"))?);
+            let mut linear = |part: &str, bias: Option<Tensor>| -> Result<Linear> {
+                Linear::new(get(&name(part))?, bias, decode_q8)
+            };
+            // Gemma 3: every `period`-th layer is global, the others see a window with their own base.
+            let windowed = flavor.sliding.filter(|&(_, period, _)| (i + 1) % period != 0);
             layers.push(Layer {
-                attn_norm: get(&name("attn_norm"))?,
-                wq: Linear::new(get(&name("attn_q"))?, decode_q8)?,
-                wk: Linear::new(get(&name("attn_k"))?, decode_q8)?,
-                wv: Linear::new(get(&name("attn_v"))?, decode_q8)?,
-                wo: Linear::new(get(&name("attn_output"))?, decode_q8)?,
-                ffn_norm: get(&name("ffn_norm"))?,
-                gate: Linear::new(get(&name("ffn_gate"))?, decode_q8)?,
-                down: Linear::new(get(&name("ffn_down"))?, decode_q8)?,
-                up: Linear::new(get(&name("ffn_up"))?, decode_q8)?,
+                attn_norm,
+                wq: linear("attn_q.weight", bq)?,
+                wk: linear("attn_k.weight", bk)?,
+                wv: linear("attn_v.weight", bv)?,
+                wo: linear("attn_output.weight", None)?,
+                q_norm,
+                k_norm,
+                post_attn_norm,
+                ffn_norm,
+                gate: linear("ffn_gate.weight", None)?,
+                down: linear("ffn_down.weight", None)?,
+                up: linear("ffn_up.weight", None)?,
+                post_ffn_norm,
+                rope: usize::from(windowed.is_some()),
+                window: windowed.map(|(w, _, _)| w),
             });
         }
-        let eps_key = "llama.attention.layer_norm_rms_epsilon";
-        let eps = md.opt_f32(eps_key)?.ok_or_else(|| md.error(eps_key, "missing metadata key"))?;
-        let base = md.opt_f32("llama.rope.freq_base")?.unwrap_or(10_000.0);
-        let head_dim = shapes.head_dim();
-        let (cos, sin) = rope_tables(head_dim, base, context, device)?;
-        Ok(Llama {
+        if flavor.sliding.is_some() && layers.iter().any(|l| l.q_norm.is_none() || l.post_attn_norm.is_none()) {
+            return Err(md.error("blk.*.attn_q_norm.weight", "gemma3 layers need QK norms and post-norms"));
+        }
+        let eps_key = key("attention.layer_norm_rms_epsilon");
+        let eps = md.opt_f32(&eps_key)?.ok_or_else(|| md.error(&eps_key, "missing metadata key"))?;
+        Ok(Decoder {
+            flavor,
             embed,
             layers,
             norm,
             output,
-            cos,
-            sin,
+            ropes,
             heads: shapes.heads,
             kv_heads: shapes.kv_heads,
             head_dim,
@@ -191,7 +322,7 @@ impl Llama {
         // Position 0 starts a new sequence; anything else must continue the cached one.
         let len = self.sequences.first().map_or(0, |s| s.len);
         if pos != 0 && pos != len {
-            return Err(crate::error::Error::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 name: "pos",
                 message: format!("position {pos} does not continue the cached {len} tokens"),
             });
@@ -212,7 +343,7 @@ impl Llama {
     /// (slots, vocab).
     pub fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Tensor> {
         if slots.len() != tokens.len() || slots.is_empty() {
-            return Err(crate::error::Error::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 name: "tokens",
                 message: format!("{} tokens for {} sequences", tokens.len(), slots.len()),
             });
@@ -221,7 +352,7 @@ impl Llama {
         for &s in slots {
             self.slot(s)?;
             if std::mem::replace(&mut seen[s], true) {
-                return Err(crate::error::Error::InvalidArgument {
+                return Err(Error::InvalidArgument {
                     name: "slots",
                     message: format!("sequence {s} appears twice in one step"),
                 });
@@ -234,7 +365,7 @@ impl Llama {
 
     fn slot(&mut self, slot: usize) -> Result<&mut Sequence> {
         if slot >= MAX_SEQUENCES {
-            return Err(crate::error::Error::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 name: "slot",
                 message: format!("sequence {slot} is past the {MAX_SEQUENCES} a model holds"),
             });
@@ -253,7 +384,7 @@ impl Llama {
             let pos = self.slot(slot)?.len;
             let total = pos + tokens.len();
             if tokens.is_empty() || total > self.context {
-                return Err(crate::error::Error::InvalidArgument {
+                return Err(Error::InvalidArgument {
                     name: "tokens",
                     message: format!(
                         "{} tokens at position {pos} do not fit the context of {}",
@@ -267,40 +398,60 @@ impl Llama {
         let device = self.embed.device().clone();
         let ids: Vec<u32> = steps.iter().flat_map(|(_, t)| t.iter().copied()).collect();
         let mut x = self.embed.index_select(&Tensor::new(ids.as_slice(), &device)?, 0)?;
+        if let Some(scale) = self.flavor.embed_scale {
+            x = (x * scale)?;
+        }
         let (heads, kv_heads, hd) = (self.heads, self.kv_heads, self.head_dim);
         let group = heads / kv_heads;
         let scale = 1.0 / (hd as f64).sqrt();
-        let context = self.context;
+        let (context, eps, flavor) = (self.context, self.eps, self.flavor);
+        // Gemma's extra norms: identity where a layer has none.
+        let norm = |x: Tensor, w: &Option<Tensor>| -> Result<Tensor> {
+            Ok(match w {
+                Some(w) => candle_nn::ops::rms_norm(&x, w, eps)?,
+                None => x,
+            })
+        };
         for (l, layer) in self.layers.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
             let (q_all, k_all, v_all) = (layer.wq.forward(&h)?, layer.wk.forward(&h)?, layer.wv.forward(&h)?);
+            let (cos_all, sin_all) = &self.ropes[layer.rope];
             let mut ys = Vec::with_capacity(steps.len());
             let mut row = 0;
             for (&(slot, tokens), &pos) in steps.iter().zip(&starts) {
                 let seq = tokens.len();
-                let total = pos + seq;
-                // (tokens, heads·hd) → (heads, tokens, hd), rotated as llama.cpp's interleaved pairs.
-                let split = |t: &Tensor, n: usize| -> Result<Tensor> {
-                    Ok(t.narrow(0, row, seq)?.reshape((seq, n, hd))?.transpose(0, 1)?.contiguous()?)
+                // (tokens, heads·hd) → (heads, tokens, hd), each head RMS-normed where the layer says.
+                let split = |t: &Tensor, n: usize, head_norm: &Option<Tensor>| -> Result<Tensor> {
+                    let t = t.narrow(0, row, seq)?.reshape((seq * n, hd))?;
+                    Ok(norm(t, head_norm)?.reshape((seq, n, hd))?.transpose(0, 1)?.contiguous()?)
                 };
-                let cos = self.cos.narrow(0, pos, seq)?;
-                let sin = self.sin.narrow(0, pos, seq)?;
+                let cos = cos_all.narrow(0, pos, seq)?;
+                let sin = sin_all.narrow(0, pos, seq)?;
                 let rope = |t: Tensor| -> Result<Tensor> {
-                    Ok(candle_nn::rotary_emb::rope_i(&t.unsqueeze(0)?, &cos, &sin)?.squeeze(0)?)
+                    let t = t.unsqueeze(0)?;
+                    let t = match flavor.rope {
+                        RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(&t, &cos, &sin)?,
+                        RopeStyle::Halves => candle_nn::rotary_emb::rope(&t, &cos, &sin)?,
+                    };
+                    Ok(t.squeeze(0)?)
                 };
-                let q = rope(split(&q_all, heads)?)?;
-                let k = rope(split(&k_all, kv_heads)?)?;
-                let v = split(&v_all, kv_heads)?;
+                let q = rope(split(&q_all, heads, &layer.q_norm)?)?;
+                let k = rope(split(&k_all, kv_heads, &layer.k_norm)?)?;
+                let v = split(&v_all, kv_heads, &None)?;
                 let (keys, values) = append(&mut self.sequences[slot], l, &k, &v, pos, context)?;
+                // A windowed layer's earliest query (at `pos`) sees no key before `from`.
+                let from = layer.window.map_or(0, |w| (pos + 1).saturating_sub(w));
+                let seen = pos + seq - from;
+                let (keys, values) = (keys.narrow(1, from, seen)?, values.narrow(1, from, seen)?);
                 // A group's heads share its key/value head: stack their queries as rows of one product.
                 let q = (q * scale)?.reshape((kv_heads, group * seq, hd))?;
                 let mut att = q.matmul(&keys.t()?)?;
                 if seq > 1 {
-                    let mask = causal_mask(seq, pos, &device)?;
-                    att = att.reshape((kv_heads, group, seq, total))?.broadcast_add(&mask)?.reshape((
+                    let mask = attention_mask(seq, pos, from, layer.window, &device)?;
+                    att = att.reshape((kv_heads, group, seq, seen))?.broadcast_add(&mask)?.reshape((
                         kv_heads,
                         group * seq,
-                        total,
+                        seen,
                     ))?;
                 }
                 let att = candle_nn::ops::softmax_last_dim(&att)?;
@@ -308,10 +459,15 @@ impl Llama {
                 row += seq;
             }
             let y = if ys.len() == 1 { ys.remove(0) } else { Tensor::cat(&ys, 0)? };
-            x = (x + layer.wo.forward(&y)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps)?;
-            let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
-            x = (x + layer.down.forward(&gated)?)?;
+            x = (x + norm(layer.wo.forward(&y)?, &layer.post_attn_norm)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
+            let gate = layer.gate.forward(&h)?;
+            let gate = match flavor.activation {
+                Activation::Silu => candle_nn::ops::silu(&gate)?,
+                Activation::GeluTanh => gate.gelu()?,
+            };
+            let ffn = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+            x = (x + norm(ffn, &layer.post_ffn_norm)?)?;
         }
         let mut last = Vec::with_capacity(steps.len());
         let mut row = 0;
@@ -321,7 +477,7 @@ impl Llama {
             self.sequences[slot].len = pos + tokens.len();
         }
         let last = x.index_select(&Tensor::new(last.as_slice(), &device)?, 0)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, self.eps)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, eps)?;
         self.output.forward(&last)
     }
 }
@@ -359,19 +515,26 @@ fn append(
         *cache = Some(grown);
     }
     let Some((kc, vc)) = cache.as_ref() else {
-        return Err(crate::error::Error::InvalidArgument { name: "cache", message: "not allocated".into() });
+        return Err(Error::InvalidArgument { name: "cache", message: "not allocated".into() });
     };
     kc.slice_set(k, 1, pos)?;
     vc.slice_set(v, 1, pos)?;
     Ok((kc.narrow(1, 0, total)?, vc.narrow(1, 0, total)?))
 }
 
-/// 0 where query `i` (at position `pos + i`) may see key `j`, −∞ after it; shape (tokens, pos + tokens).
-fn causal_mask(seq: usize, pos: usize, device: &Device) -> Result<Tensor> {
+/// 0 where query `i` (at position `pos + i`) may see the key at position `from + j`, −∞ where
+/// that key is after it or, with a `window`, `window` or more positions before it; shape
+/// (tokens, pos + tokens − from).
+fn attention_mask(seq: usize, pos: usize, from: usize, window: Option<usize>, device: &Device) -> Result<Tensor> {
     let total = pos + seq;
-    let mask: Vec<f32> =
-        (0..seq).flat_map(|i| (0..total).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })).collect();
-    Ok(Tensor::from_vec(mask, (seq, total), device)?)
+    let window = window.unwrap_or(usize::MAX);
+    let mask: Vec<f32> = (0..seq)
+        .flat_map(|i| {
+            let query = pos + i;
+            (from..total).map(move |key| if key > query || query - key >= window { f32::NEG_INFINITY } else { 0.0 })
+        })
+        .collect();
+    Ok(Tensor::from_vec(mask, (seq, total - from), device)?)
 }
 
 /// cos and sin of position × θᵢ, θᵢ = base^(−2i/d), shape (context, d/2).
@@ -449,12 +612,12 @@ mod tests {
     }
 
     /// The model of `buf` (a [`tiny_gguf`]) with a context of 1,024.
-    fn load_tiny(buf: &mut Cursor<Vec<u8>>, decode_q8: bool) -> Llama {
+    fn load_tiny(buf: &mut Cursor<Vec<u8>>, decode_q8: bool) -> Decoder {
         buf.set_position(0);
         let content = gguf_file::Content::read(buf).unwrap();
         let md = Metadata::new(&content, Path::new("tiny.gguf"));
         let shapes = hyperparams::check(&md, &content, "llama").unwrap();
-        Llama::load(&content, buf, &md, shapes, 1024, decode_q8, &Device::Cpu).unwrap()
+        Decoder::load(&content, buf, &md, "llama", shapes, 1024, decode_q8, &Device::Cpu).unwrap()
     }
 
     #[test]
@@ -523,5 +686,107 @@ mod tests {
         assert!(model.step(&[0], &[1, 2]).is_err());
         model.release();
         assert!(model.sequences.is_empty());
+    }
+
+    /// The tiny random `arch` file of tests/fixtures/tiny_gguf and llama.cpp's logits at every
+    /// prompt position (made by tests/fixtures/make_gguf_references.py).
+    fn tiny_reference(arch: &str) -> (Decoder, Vec<u32>, Vec<Vec<f32>>) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_gguf");
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{arch}.json"))).unwrap()).unwrap();
+        let ids: Vec<u32> = serde_json::from_value(fx["prompt_ids"].clone()).unwrap();
+        let want: Vec<Vec<f32>> = serde_json::from_value(fx["logits"].clone()).unwrap();
+        let mut file = std::fs::File::open(dir.join(format!("{arch}.gguf"))).unwrap();
+        let content = gguf_file::Content::read(&mut file).unwrap();
+        let md = Metadata::new(&content, Path::new("tiny.gguf"));
+        let shapes = hyperparams::check(&md, &content, arch).unwrap();
+        let model = Decoder::load(&content, &mut file, &md, arch, shapes, 64, false, &Device::Cpu).unwrap();
+        (model, ids, want)
+    }
+
+    /// Largest difference to llama.cpp's row, relative to the row's largest magnitude.
+    fn rel_diff(got: &Tensor, want: &[f32]) -> f32 {
+        let got = got.to_vec1::<f32>().unwrap();
+        assert_eq!(got.len(), want.len());
+        let scale = want.iter().fold(1f32, |m, w| m.max(w.abs()));
+        got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max) / scale
+    }
+
+    /// llama.cpp computes these f32 files in f32 as well (the fixture asks for an f32 key/value
+    /// cache); what is left is summation order (qwen2: 1e-6 of the largest logit) and llama.cpp's
+    /// GELU, which reads a table of f16 values (gemma3: 1.5e-4). A wrong rotary pairing is
+    /// checked below to move logits by far more than this.
+    const TOLERANCE: f32 = 1e-3;
+
+    fn check_against_llama_cpp(arch: &str) {
+        let (mut model, ids, want) = tiny_reference(arch);
+        // One token at a time: every position, decoding steps over the cache (and the window).
+        let mut worst = 0f32;
+        for (p, &id) in ids.iter().enumerate() {
+            let d = rel_diff(&model.forward(&[id], p).unwrap(), &want[p]);
+            assert!(d < TOLERANCE, "{arch} position {p}: {d}");
+            worst = worst.max(d);
+        }
+        eprintln!("{arch}: largest difference to llama.cpp {worst:.2e} of the largest logit");
+        // The whole prompt at once, and in two chunks (the second masked from position 5).
+        model.clear();
+        let last = ids.len() - 1;
+        assert!(rel_diff(&model.forward(&ids, 0).unwrap(), &want[last]) < TOLERANCE, "{arch} prompt");
+        model.clear();
+        model.forward(&ids[..5], 0).unwrap();
+        assert!(rel_diff(&model.forward(&ids[5..], 5).unwrap(), &want[last]) < TOLERANCE, "{arch} chunks");
+        // Batched: two sequences at different lengths stepped together.
+        model.start(3, &ids[..9]).unwrap();
+        model.start(1, &ids[..2]).unwrap();
+        let both = model.step(&[3, 1], &[ids[9], ids[2]]).unwrap();
+        assert!(rel_diff(&both.get(0).unwrap(), &want[9]) < TOLERANCE, "{arch} batched long");
+        assert!(rel_diff(&both.get(1).unwrap(), &want[2]) < TOLERANCE, "{arch} batched short");
+        // The tolerance tells architectures apart: llama's interleaved rotary pairs are far off.
+        model.flavor.rope = RopeStyle::Interleaved;
+        model.clear();
+        let wrong = rel_diff(&model.forward(&ids, 0).unwrap(), &want[last]);
+        assert!(wrong > 10.0 * TOLERANCE, "{arch}: interleaved rotary pairs only moved logits by {wrong}");
+    }
+
+    #[test]
+    fn qwen2_matches_llama_cpp() {
+        check_against_llama_cpp("qwen2");
+    }
+
+    #[test]
+    fn gemma3_matches_llama_cpp() {
+        check_against_llama_cpp("gemma3");
+    }
+
+    #[test]
+    fn gemma3_windowed_layers_forget_old_positions() {
+        let (mut model, ids, _) = tiny_reference("gemma3");
+        // Layers 0–4 see 4 positions back, layer 5 sees everything, layer 6 is windowed again.
+        let windows: Vec<Option<usize>> = model.layers.iter().map(|l| l.window).collect();
+        assert_eq!(windows, [Some(4), Some(4), Some(4), Some(4), Some(4), None, Some(4)]);
+        // One windowed layer alone: the last position's output cannot depend on the first token.
+        let mut other = ids.clone();
+        other[0] = 77;
+        let logits = |model: &mut Decoder, ids: &[u32]| {
+            model.clear();
+            model.forward(ids, 0).unwrap()
+        };
+        let global = model.layers.remove(5);
+        model.layers.truncate(1);
+        assert_eq!(max_diff(&logits(&mut model, &ids), &logits(&mut model, &other)), 0.0);
+        // The global layer alone sees it.
+        model.layers = vec![global];
+        assert!(max_diff(&logits(&mut model, &ids), &logits(&mut model, &other)) > 1e-3);
+    }
+
+    #[test]
+    fn the_attention_mask_sees_the_window_and_the_past_only() {
+        let m = attention_mask(3, 4, 2, Some(3), &Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        // Keys at positions 2..7; queries at 4, 5, 6 see the three positions up to themselves.
+        let seen: Vec<Vec<bool>> = m.iter().map(|r| r.iter().map(|v| *v == 0.0).collect()).collect();
+        assert_eq!(
+            seen,
+            [[true, true, true, false, false], [false, true, true, true, false], [false, false, true, true, true]]
+        );
     }
 }
