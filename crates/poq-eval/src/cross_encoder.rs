@@ -86,6 +86,11 @@ impl CrossEncoder {
         let device = device.resolve()?;
         let model_type = dir.model_type()?;
         match Family::from_model_type(model_type) {
+            // No MPNet cross-encoder weights exist to test a head against; MPNet is an STS encoder here.
+            Some(Family::Mpnet) => Err(Error::Unsupported(format!(
+                "{}: model_type `mpnet` has no cross-encoder head here (bert, roberta, deberta-v2)",
+                dir.config_path().display()
+            ))),
             Some(family) => Self::load_encoder(dir, family, device),
             None if model_type == "deberta-v2" => Self::load_deberta(dir, device),
             None => Err(Error::Unsupported(format!(
@@ -113,7 +118,7 @@ impl CrossEncoder {
                 };
                 (head, num_labels)
             }
-            Family::Roberta => {
+            Family::Roberta | Family::Mpnet => {
                 let num_labels = label_count(dir, &w, "classifier.out_proj")?;
                 let head = Head::Roberta {
                     transformer,

@@ -1,13 +1,14 @@
-//! The BERT / RoBERTa transformer: embeddings and post-layer-norm encoder layers.
+//! The BERT / RoBERTa / MPNet transformer: embeddings and post-layer-norm encoder layers.
 //!
 //! Written for inference speed on CPU: Q, K and V come from one fused matmul whose query part is
 //! pre-scaled by 1/sqrt(head_dim) at load time, the mask is one additive (B, 1, 1, T) tensor shared
-//! by every layer, and softmax / layer norm use candle's fused kernels.
+//! by every layer (with MPNet's relative position bias folded in: (B, heads, T, T)), and softmax /
+//! layer norm use candle's fused kernels.
 
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
-use super::config::{Activation, EncoderConfig};
+use super::config::{Activation, EncoderConfig, relative_bucket};
 use super::weights::Weights;
 use crate::Result;
 
@@ -71,12 +72,14 @@ pub(super) struct Layer {
     pub(super) out_norm: LayerNorm,
 }
 
-/// A loaded BERT- or RoBERTa-family encoder.
+/// A loaded BERT-, RoBERTa- or MPNet-family encoder.
 #[derive(Debug, Clone)]
 pub struct Transformer {
     config: EncoderConfig,
     pub(super) embeddings: Embeddings,
     pub(super) layers: Vec<Layer>,
+    /// MPNet's relative position bias table (buckets, heads), shared by every layer.
+    pub(super) relative_bias: Option<Tensor>,
     device: Device,
 }
 
@@ -105,24 +108,29 @@ impl Transformer {
             offset: config.position_offset(),
         };
         let scale = 1.0 / ((h / config.num_heads) as f64).sqrt();
+        let [q, k, v, o, attn_norm] = config.family.attention_names();
         let mut layers = Vec::with_capacity(config.num_layers);
         for i in 0..config.num_layers {
             let l = w.pp(&format!("encoder.layer.{i}"));
-            let a = l.pp("attention.self");
-            let q_w = (a.get("query.weight", &[h, h])? * scale)?;
-            let q_b = (a.get("query.bias", &[h])? * scale)?;
-            let w_qkv = Tensor::cat(&[q_w, a.get("key.weight", &[h, h])?, a.get("value.weight", &[h, h])?], 0)?;
-            let b_qkv = Tensor::cat(&[q_b, a.get("key.bias", &[h])?, a.get("value.bias", &[h])?], 0)?;
+            let get = |name: &str, suffix: &str, shape: &[usize]| l.get(&format!("{name}.{suffix}"), shape);
+            let q_w = (get(q, "weight", &[h, h])? * scale)?;
+            let q_b = (get(q, "bias", &[h])? * scale)?;
+            let w_qkv = Tensor::cat(&[q_w, get(k, "weight", &[h, h])?, get(v, "weight", &[h, h])?], 0)?;
+            let b_qkv = Tensor::cat(&[q_b, get(k, "bias", &[h])?, get(v, "bias", &[h])?], 0)?;
             layers.push(Layer {
                 qkv: Linear { w_t: w_qkv.t()?.contiguous()?, b: b_qkv },
-                attn_out: Linear::load(&l, "attention.output.dense", h, h)?,
-                attn_norm: LayerNorm::load(&l, "attention.output.LayerNorm", h, eps)?,
+                attn_out: Linear::load(&l, o, h, h)?,
+                attn_norm: LayerNorm::load(&l, attn_norm, h, eps)?,
                 inter: Linear::load(&l, "intermediate.dense", h, config.intermediate_size)?,
                 out: Linear::load(&l, "output.dense", config.intermediate_size, h)?,
                 out_norm: LayerNorm::load(&l, "output.LayerNorm", h, eps)?,
             });
         }
-        Ok(Transformer { config: config.clone(), embeddings, layers, device: device.clone() })
+        let relative_bias = match config.relative_buckets {
+            0 => None,
+            n => Some(w.get("encoder.relative_attention_bias.weight", &[n, config.num_heads])?),
+        };
+        Ok(Transformer { config: config.clone(), embeddings, layers, relative_bias, device: device.clone() })
     }
 
     /// The configuration.
@@ -148,11 +156,24 @@ impl Transformer {
         }
         let mut x = e.norm.forward(&x)?.reshape((b * t, h))?;
         // 0 for real tokens, a large negative number for padding, broadcast over heads and queries.
-        let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e30)?.reshape((b, 1, 1, t))?;
+        let mut bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e30)?.reshape((b, 1, 1, t))?;
+        if let Some(table) = &self.relative_bias {
+            // Computed once and shared by every layer, as transformers' MPNetEncoder does.
+            bias = bias.broadcast_add(&self.position_bias(table, t)?)?.contiguous()?;
+        }
         for layer in &self.layers {
             x = self.layer(layer, &x, &bias, b, t)?;
         }
         Ok(x.reshape((b, t, h))?)
+    }
+
+    /// MPNet's relative position bias (1, heads, T, T): entry (h, i, j) is `table[bucket(j − i), h]`.
+    fn position_bias(&self, table: &Tensor, t: usize) -> Result<Tensor> {
+        let buckets: Vec<u32> =
+            (0..t).flat_map(|i| (0..t).map(move |j| relative_bucket(j as i64 - i as i64) as u32)).collect();
+        let buckets = Tensor::from_vec(buckets, t * t, &self.device)?;
+        let nh = self.config.num_heads;
+        Ok(table.index_select(&buckets, 0)?.t()?.reshape((1, nh, t, t))?)
     }
 
     fn layer(&self, l: &Layer, x: &Tensor, bias: &Tensor, b: usize, t: usize) -> Result<Tensor> {

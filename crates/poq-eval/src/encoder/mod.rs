@@ -1,4 +1,4 @@
-//! BERT- and RoBERTa-family text encoders (our own candle implementation) and sentence embeddings
+//! BERT-, RoBERTa- and MPNet-family text encoders (our own candle implementation) and sentence embeddings
 //! as sentence-transformers computes them.
 
 mod batch;
@@ -12,7 +12,7 @@ mod weights;
 use candle_core::{Device, Tensor};
 use tokenizers::{EncodeInput, Encoding, Tokenizer};
 
-pub use config::{Activation, EncoderConfig, Family};
+pub use config::{Activation, EncoderConfig, Family, RELATIVE_BUCKETS, relative_bucket};
 pub use layers::Transformer;
 pub use pooling::Pooling;
 
@@ -52,10 +52,11 @@ pub struct SentenceEncoder {
     sentence: SentenceConfig,
     max_len: usize,
     batch_size: usize,
+    packed: bool,
 }
 
 impl SentenceEncoder {
-    /// Loads a BERT- or RoBERTa-family sentence-transformers folder (or a plain encoder, pooled by
+    /// Loads a BERT-, RoBERTa- or MPNet-family sentence-transformers folder (or a plain encoder, pooled by
     /// mean) onto `device`.
     pub fn load(dir: &ModelDir, device: &Device) -> Result<SentenceEncoder> {
         let config = EncoderConfig::from_model_dir(dir)?;
@@ -78,7 +79,16 @@ impl SentenceEncoder {
             sentence,
             max_len,
             batch_size: DEFAULT_BATCH_SIZE,
+            packed: true,
         })
+    }
+
+    /// The same encoder, on the CPU with (`true`, the default) or without the packed forward
+    /// pass; without it the CPU runs candle's padded graph, the path other devices take (a check
+    /// of that path without a GPU).
+    pub fn with_packed(mut self, packed: bool) -> SentenceEncoder {
+        self.packed = packed;
+        self
     }
 
     /// The same encoder with another batch size (at least 1).
@@ -118,7 +128,7 @@ impl SentenceEncoder {
         let h = self.transformer.config().hidden_size;
         for idx in plan(&lengths, self.batch_size) {
             // On CPU the packed forward pass (no padding, our own buffers); elsewhere candle's graph.
-            if device.is_cpu() && idx.iter().all(|&i| lengths[i] > 0) {
+            if device.is_cpu() && self.packed && idx.iter().all(|&i| lengths[i] > 0) {
                 let ids: Vec<&[u32]> = idx.iter().map(|&i| encodings[i].get_ids()).collect();
                 let types: Vec<&[u32]> = idx.iter().map(|&i| encodings[i].get_type_ids()).collect();
                 let lens: Vec<usize> = idx.iter().map(|&i| lengths[i]).collect();

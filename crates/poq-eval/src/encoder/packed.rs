@@ -14,7 +14,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::ops::Deref;
 
-use super::config::Activation;
+use super::config::{Activation, relative_bucket};
 use super::layers::Transformer;
 use crate::{Error, Result};
 
@@ -222,6 +222,11 @@ impl Transformer {
         let mut inter = vec![0f32; n * c.intermediate_size];
         let starts: Vec<usize> = lengths.iter().scan(0, |s, &l| Some(std::mem::replace(s, *s + l))).collect();
         let i = c.intermediate_size;
+        // MPNet's relative position bias by head and distance: row q of a sequence's scores
+        // starts as `rel[head][longest − 1 − q..]`, and q·kᵀ accumulates onto it.
+        let longest = lengths.iter().copied().max().unwrap_or(0);
+        let rel = self.relative_bias.as_ref().map(|t| relative_rows(t, nh, longest)).transpose()?;
+        let rel = rel.as_deref();
         for l in &self.layers {
             let views = [
                 &l.qkv.w_t,
@@ -259,7 +264,15 @@ impl Transformer {
                         let col = head * d;
                         // Scores q·kᵀ: kᵀ is K read with its strides swapped.
                         let (q, k) = (Strided::rows(&base[col..], 3 * h), &base[h + col..]);
-                        matmul(&mut p, len, q, Strided { data: k, rs: 1, cs: 3 * h }, (len, d, len), false, 1);
+                        if let Some(rel) = rel {
+                            let r = &rel[head * (2 * longest - 1)..];
+                            for (qi, row) in p.chunks_mut(len).enumerate() {
+                                let from = longest - 1 - qi;
+                                row.copy_from_slice(&r[from..from + len]);
+                            }
+                        }
+                        let k = Strided { data: k, rs: 1, cs: 3 * h };
+                        matmul(&mut p, len, q, k, (len, d, len), rel.is_some(), 1);
                         softmax_rows(&mut p, len);
                         let v = Strided::rows(&base[2 * h + col..], 3 * h);
                         matmul(&mut out[col..], h, Strided::rows(&p, len), v, (len, len, d), true, 1);
@@ -281,6 +294,25 @@ impl Transformer {
         }
         Ok(x)
     }
+}
+
+/// MPNet's relative position bias for sequences up to `longest` tokens, head after head: entry
+/// `head × (2·longest − 1) + longest − 1 + (j − i)` is the bias of key j for query i.
+fn relative_rows(table: &Tensor, heads: usize, longest: usize) -> Result<Vec<f32>> {
+    let table = view(table)?;
+    let table = table.slice()?;
+    let width = (2 * longest).saturating_sub(1);
+    let mut out = vec![0f32; heads * width];
+    for (head, row) in out.chunks_mut(width.max(1)).enumerate().take(heads) {
+        for (at, v) in row.iter_mut().enumerate() {
+            let bucket = relative_bucket(at as i64 - (longest as i64 - 1));
+            *v = table.get(bucket * heads + head).copied().ok_or_else(|| Error::InvalidArgument {
+                name: "relative_attention_bias",
+                message: format!("bucket {bucket} is outside the table"),
+            })?;
+        }
+    }
+    Ok(out)
 }
 
 fn activate(x: &mut [f32], act: Activation) {
