@@ -53,9 +53,15 @@ struct Args {
     /// Evaluator: sts[=DIR] or ce=DIR; repeatable. Default: every evaluator found in --models.
     #[arg(long = "evaluator")]
     evaluators: Vec<String>,
-    /// LLM judge: [NAME=]PATH or [NAME=]MODEL@URL.
+    /// LLM judge: [NAME=]PATH or [NAME=]MODEL@URL. Default: Qwen2.5-Coder-1.5B-Instruct in --models.
     #[arg(long)]
     judge: Option<String>,
+    /// Run no judge (a quick look).
+    #[arg(long, conflicts_with = "judge")]
+    no_judge: bool,
+    /// Answers the judge scores, sampled evenly over (model, task). Default: 150, at most one in eight.
+    #[arg(long)]
+    judge_sample: Option<usize>,
     /// Folder searched for default models.
     #[arg(long, default_value = "models")]
     models: PathBuf,
@@ -100,6 +106,8 @@ fn build(a: Args) -> poq::reproduce::Result<Config> {
         generators: a.generators.iter().map(|s| s.parse()).collect::<Result<Vec<GeneratorSpec>, _>>()?,
         evaluators: a.evaluators.iter().map(|s| EvaluatorSpec::parse(s, &a.models)).collect::<Result<_, _>>()?,
         judge: a.judge.as_deref().map(str::parse).transpose()?,
+        no_judge: a.no_judge,
+        judge_sample: a.judge_sample,
         out: a.out,
         squad: a.squad,
         cnndm: a.cnndm,

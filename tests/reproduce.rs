@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
 
-use poq::reproduce::{Config, run};
+use poq::reproduce::{Config, EvaluatorSpec, run};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -40,7 +40,13 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let cfg = config(&out, models);
+    // One model of each kind, named: the other fetched models have their own test below.
+    let cfg = Config {
+        generators: vec![gguf.display().to_string().parse().unwrap()],
+        evaluators: vec![EvaluatorSpec::parse("sts", &models).unwrap()],
+        no_judge: true,
+        ..config(&out, models)
+    };
     let outcome = run(&cfg).unwrap();
     let report = std::fs::read_to_string(&outcome.report).unwrap();
     for section in [
@@ -75,6 +81,39 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
     run(&cfg).unwrap();
     assert_eq!(cache("generations.jsonl"), gens);
     assert_eq!(cache("scores.jsonl"), scored);
+}
+
+#[test]
+fn the_default_run_measures_three_models_two_evaluators_and_a_judge() {
+    let models = models_dir();
+    let needed = [
+        "SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+        "Qwen2.5-Coder-0.5B-Instruct/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "gemma-3-270m/gemma-3-270m-q4_k_m.gguf",
+        "Qwen2.5-Coder-1.5B-Instruct/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "all-MiniLM-L6-v2/model.safetensors",
+        "all-mpnet-base-v2/model.safetensors",
+    ];
+    if let Some(missing) = needed.iter().find(|f| !models.join(f).is_file()) {
+        assert!(std::env::var("POQ_REQUIRE_MODELS").is_err(), "{missing} missing: run scripts/fetch-models.sh");
+        eprintln!("skipped: {missing} missing, run scripts/fetch-models.sh");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let cfg = Config { per_task: 1, judge_sample: Some(3), ..config(&out, models) };
+    let outcome = run(&cfg).unwrap();
+    let report = std::fs::read_to_string(&outcome.report).unwrap();
+    // The judge is not an inference node; it scored its sample.
+    let rewards = std::fs::read_to_string(cfg.out.join("rewards_measured.csv")).unwrap();
+    assert!(!rewards.contains("1.5B"), "{rewards}");
+    for node in ["SmolLM2-135M-Instruct", "qwen2.5-coder-0.5b", "gemma-3-270m", "all-MiniLM-L6-v2", "all-mpnet-base-v2"]
+    {
+        assert!(rewards.contains(node), "{node} missing from {rewards}");
+    }
+    assert!(report.contains("seeded sample of 3 answers"), "{report}");
+    assert!(report.contains("## The paper beside this run") && report.contains("judge:qwen2.5-coder-1.5b"));
+    let agreement = std::fs::read_to_string(cfg.out.join("agreement.csv")).unwrap();
+    assert!(agreement.lines().any(|l| l.contains("judge:") && l.contains("sts:all-mpnet-base-v2")), "{agreement}");
 }
 
 #[test]

@@ -64,8 +64,9 @@ pub(crate) struct Analysis {
 const TASKS: [(&str, Option<Task>); 3] =
     [("qa", Some(Task::QuestionAnswering)), ("summarization", Some(Task::Summarization)), ("all", None)];
 
+/// The mean of the finite values (the judge scores a sample; elsewhere its scores are NaN).
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    let (s, n) = v.filter(|x| x.is_finite()).fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 
@@ -84,9 +85,11 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<Analysis> {
         for (against, truth) in &references {
             for (task, t) in TASKS {
                 let idx = in_task(t);
-                let x: Vec<f64> =
-                    (0..m.answers.len()).flat_map(|g| idx.iter().map(move |&p| ev.scores[g][p])).collect();
-                let y: Vec<f64> = (0..m.answers.len()).flat_map(|g| idx.iter().map(move |&p| truth[g][p])).collect();
+                // Pairs where both scored (the judge scores a sample).
+                let (x, y): (Vec<f64>, Vec<f64>) = (0..m.answers.len())
+                    .flat_map(|g| idx.iter().map(move |&p| (ev.scores[g][p], truth[g][p])))
+                    .filter(|(a, b)| a.is_finite() && b.is_finite())
+                    .unzip();
                 let (pearson, spearman, kendall) = correlate(&x, &y, cfg.seed);
                 agreement.push(Agreement {
                     evaluator: ev.name.clone(),

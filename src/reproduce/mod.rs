@@ -15,8 +15,8 @@ mod run;
 
 pub use data::{DataSource, load_prompts};
 pub use fetching::fetch_default_models;
-pub use nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators};
-pub use run::{Outcome, run};
+pub use nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators, default_judge};
+pub use run::{DEFAULT_JUDGE_SAMPLE, Outcome, run};
 
 use std::path::PathBuf;
 
@@ -47,8 +47,13 @@ pub struct Config {
     pub generators: Vec<GeneratorSpec>,
     /// Evaluators besides token F1; empty means the ones found in `models_dir`.
     pub evaluators: Vec<EvaluatorSpec>,
-    /// An LLM judge (a generator spec), when one is configured.
+    /// The LLM judge; None means the fetched default (Qwen2.5-Coder-1.5B-Instruct) when present.
     pub judge: Option<GeneratorSpec>,
+    /// Run no judge at all (a quick look).
+    pub no_judge: bool,
+    /// Answers the judge scores, sampled with the seed evenly over (model, task); None means
+    /// [`DEFAULT_JUDGE_SAMPLE`], at most one answer in eight.
+    pub judge_sample: Option<usize>,
     /// Folder searched for default models.
     pub models_dir: PathBuf,
     /// Monte Carlo rounds (the paper: 5,000).
@@ -74,6 +79,8 @@ impl Default for Config {
             generators: Vec::new(),
             evaluators: Vec::new(),
             judge: None,
+            no_judge: false,
+            judge_sample: None,
             models_dir: PathBuf::from("models"),
             rounds: 5000,
             profile_repetitions: 3,

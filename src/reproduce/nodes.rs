@@ -204,11 +204,28 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The folders of fetched models that serve as the judge (not as inference nodes).
+fn judge_dirs(models_dir: &Path) -> Vec<PathBuf> {
+    crate::fetch::MODELS
+        .iter()
+        .filter(|m| m.role == crate::fetch::Role::Judge)
+        .map(|m| models_dir.join(m.dir))
+        .collect()
+}
+
+/// The default judge: the fetched judge model's GGUF file in `models_dir`, when present.
+pub fn default_judge(models_dir: &Path) -> Option<GeneratorSpec> {
+    let dir = judge_dirs(models_dir).into_iter().next()?;
+    let file = model_files(&dir).into_iter().find(|p| p.extension().is_some_and(|e| e == "gguf"))?;
+    file.display().to_string().parse().ok()
+}
+
 /// The generators found in `models_dir`: every `.gguf` file one level down, and every folder with
-/// a causal-LM `config.json` and safetensors weights.
+/// a causal-LM `config.json` and safetensors weights; the judge's folder is left out.
 pub fn default_generators(models_dir: &Path) -> Vec<GeneratorSpec> {
     let mut found = Vec::new();
-    for dir in subdirs(models_dir) {
+    let judges = judge_dirs(models_dir);
+    for dir in subdirs(models_dir).into_iter().filter(|d| !judges.contains(d)) {
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
         let files = model_files(&dir);
         let ggufs: Vec<&PathBuf> = files.iter().filter(|p| p.extension().is_some_and(|e| e == "gguf")).collect();
