@@ -278,6 +278,8 @@ fn generate(
             Ok(profiler.profile_generator(m.as_mut(), &Target::new(device_name(), "model"), &picks)?)
         })?)
     };
+    // The report's node name, not the model's own (two STS evaluators are both `sts`).
+    let profile = profile.map(|p| ProfileRecord { name: spec.name.clone(), ..p });
     Ok(Answers { name: spec.name.clone(), spec: spec.to_string(), files, generations, profile })
 }
 
@@ -358,6 +360,7 @@ fn score_with(
             )?)
         })?)
     };
+    let profile = profile.map(|p| ProfileRecord { name: spec.name(), ..p });
     Ok(Scores { name: spec.name(), files, scores, profile })
 }
 

@@ -3,26 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
 
 use poq_eval::cross_encoder::LogitRule;
 use poq_eval::{CrossEncoder, DeviceChoice, ModelDir};
 use serde_json::Value;
 
+/// The model folder, when fetched.
 fn minilm() -> Option<PathBuf> {
-    let root = std::env::var_os("POQ_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let dir = root.join("all-MiniLM-L6-v2");
-    if dir.join("model.safetensors").is_file() {
-        return Some(dir);
-    }
-    let msg = format!("{} is missing: run `bash scripts/fetch-models.sh`", dir.display());
-    if std::env::var("POQ_REQUIRE_MODELS").as_deref() == Ok("1") {
-        panic!("{msg} (POQ_REQUIRE_MODELS=1)");
-    }
-    eprintln!("skipping: {msg}");
-    None
+    common::real_model("all-MiniLM-L6-v2/model.safetensors").and_then(|f| f.parent().map(PathBuf::from))
 }
 
 #[test]

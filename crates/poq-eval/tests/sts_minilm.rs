@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
 
 use poq_core::{EvalItem, Evaluator};
@@ -11,21 +13,9 @@ use serde_json::Value;
 
 const TOL: f64 = 1e-4;
 
-/// The model folder, or `None` (skip) when it is absent and POQ_REQUIRE_MODELS is not 1.
+/// The model folder, when fetched.
 fn minilm() -> Option<PathBuf> {
-    let root = std::env::var_os("POQ_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let dir = root.join("all-MiniLM-L6-v2");
-    if dir.join("model.safetensors").is_file() {
-        return Some(dir);
-    }
-    let msg = format!("{} is missing: run `bash scripts/fetch-models.sh`", dir.display());
-    if std::env::var("POQ_REQUIRE_MODELS").as_deref() == Ok("1") {
-        panic!("{msg} (POQ_REQUIRE_MODELS=1)");
-    }
-    eprintln!("skipping: {msg}");
-    None
+    common::real_model("all-MiniLM-L6-v2/model.safetensors").and_then(|f| f.parent().map(PathBuf::from))
 }
 
 fn fixture(name: &str) -> Value {

@@ -7,6 +7,8 @@
 
 use poq_core::{GenerationRequest, Generator};
 use poq_infer::{LoadOptions, LocalGenerator};
+mod common;
+
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> serde_json::Value {
@@ -16,18 +18,7 @@ fn fixture(name: &str) -> serde_json::Value {
 }
 
 fn load(fx: &serde_json::Value) -> Option<LocalGenerator> {
-    let root = std::env::var_os("POQ_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let rel = fx["file"].as_str().unwrap().trim_start_matches("models/");
-    let p = root.join(rel);
-    if !p.is_file() {
-        if std::env::var("POQ_REQUIRE_MODELS").as_deref() == Ok("1") {
-            panic!("{} is missing and POQ_REQUIRE_MODELS=1: run scripts/fetch-models.sh", p.display());
-        }
-        eprintln!("skipping: {} not found; run scripts/fetch-models.sh", p.display());
-        return None;
-    }
+    let p = common::real_model(fx["file"].as_str().unwrap().trim_start_matches("models/"))?;
     Some(LocalGenerator::load(p.to_str().unwrap(), &LoadOptions::default()).unwrap())
 }
 

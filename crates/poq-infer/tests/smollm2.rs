@@ -6,21 +6,12 @@
 use poq_core::{ChatMessage, FinishReason, GenerationRequest, Generator, Sampling};
 use poq_infer::gguf::GgufPrecision;
 use poq_infer::{LoadOptions, LocalGenerator};
+mod common;
+
 use std::path::PathBuf;
 
 fn model_path() -> Option<PathBuf> {
-    let root = std::env::var_os("POQ_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let p = root.join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("POQ_REQUIRE_MODELS").as_deref() == Ok("1") {
-        panic!("{} is missing and POQ_REQUIRE_MODELS=1: run scripts/fetch-models.sh", p.display());
-    }
-    eprintln!("skipping: {} not found; run scripts/fetch-models.sh", p.display());
-    None
+    common::real_model("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 fn fixture() -> serde_json::Value {
