@@ -41,7 +41,7 @@ pub(crate) struct Answers {
 }
 
 /// Answers the judge scores by default (the paper's GPT judge saw a sample, too): enough for
-/// correlations with bootstrap intervals about ±0.15 wide, at about 5 s an answer on 2 cores.
+/// correlations with bootstrap intervals about ±0.14 wide, at about 2.5 s an answer on 2 cores.
 pub const DEFAULT_JUDGE_SAMPLE: usize = 150;
 
 /// One evaluator's scores: `scores[g][p]` for generator `g`, prompt `p`, on 0–10 (NaN where it
