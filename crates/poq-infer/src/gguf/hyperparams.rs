@@ -105,7 +105,7 @@ pub fn check(md: &Metadata<'_>, content: &Content, arch: &str) -> Result<Hyperpa
 const PHI3_CACHE_BYTES: usize = 4 << 30;
 
 /// The context length to use; for Phi-3 it is capped so its preallocated f32 cache stays under
-/// [`PHI3_CACHE_BYTES`], and the cap is written back into the metadata candle reads.
+/// `PHI3_CACHE_BYTES` (4 GiB), and the cap is written back into the metadata candle reads.
 pub fn cap_phi3_context(content: &mut Content, architecture: &str, shapes: Hyperparams) -> Option<usize> {
     let ctx = shapes.context?;
     if architecture != "phi3" {

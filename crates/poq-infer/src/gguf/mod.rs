@@ -1,7 +1,7 @@
 //! GGUF quantized models: llama-architecture (SmolLM2, TinyLlama, Llama 3.2), Qwen2, Gemma 3 and
 //! Phi-3 files, with the tokenizer built from metadata when no `tokenizer.json` is given.
 //!
-//! llama, qwen2 and gemma3 files run our own f32 forward ([`decoder`]) with batched decoding;
+//! llama, qwen2 and gemma3 files run our own f32 forward (`decoder.rs`) with batched decoding;
 //! phi3 files, and llama or qwen2 files asked to run quantized, run candle-transformers' models.
 
 mod alignment;
@@ -87,6 +87,10 @@ pub fn read_content(path: &Path) -> Result<(gguf_file::Content, BufReader<File>)
 /// one) and the one that reproduces the Python reference; the 8-bit activations of the quantized
 /// path flip near-tied greedy choices (the first answer token of "What is the capital of
 /// France?" has a 0.08 logit margin).
+///
+/// gemma3 files run our f32 forward whatever is asked ([`Quantized`](GgufPrecision::Quantized) and
+/// [`Q8_0`](GgufPrecision::Q8_0) as [`Dequantized`](GgufPrecision::Dequantized)): candle's quantized
+/// Gemma 3 is not a faithful fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GgufPrecision {
     /// candle's quantized kernels, which quantize activations to 8 bits as llama.cpp does; least
