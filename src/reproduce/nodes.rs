@@ -1,13 +1,11 @@
 //! Which models take part: command-line specs, discovery in `models/`, loading, and identities
 //! (file hashes) for the cache keys and the manifest.
 
-use super::{Error, Result, io_err};
+use super::{Error, Result};
 use poq_core::{Evaluator, Generator};
 use poq_eval::{CrossEncoder, StsEvaluator};
 use poq_infer::{LoadOptions, LocalGenerator, RemoteConfig, RemoteGenerator};
-use sha2::{Digest, Sha256};
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -181,19 +179,9 @@ pub(crate) fn model_files(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// sha256 of a file, hex.
+/// sha256 of a file, hex (the fetcher's, which pins the same files).
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::fetch::sha256_file(path)?.0)
 }
 
 /// The folders directly inside `dir`, sorted; none when it cannot be read.
