@@ -52,9 +52,9 @@ struct Args {
     /// A tokenizer.json to use instead of the one in the GGUF metadata.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// How GGUF weights are multiplied: f32 (dequantized at load, the default), q8_0
-    /// (re-quantized at load), mixed (f32 prompts, Q8_0 decoding) or native (the file's own
-    /// quantization).
+    /// How GGUF weights are multiplied: f32 (f32 activations on the packed weights, the
+    /// default), q8_0 (re-quantized at load, candle's kernels) or native (candle's kernels on the
+    /// file's own quantization, 8-bit activations).
     #[arg(long, default_value = "f32")]
     gguf: String,
     /// Run on the CPU even when a GPU build finds a GPU.
@@ -72,8 +72,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "f32" => GgufPrecision::Dequantized,
         "q8_0" => GgufPrecision::Q8_0,
         "native" => GgufPrecision::Quantized,
-        "mixed" => GgufPrecision::Mixed,
-        other => return Err(format!("--gguf must be f32, q8_0, mixed or native, not `{other}`").into()),
+        other => return Err(format!("--gguf must be f32, q8_0 or native, not `{other}`").into()),
     };
     let mut generator = LocalGenerator::load(&args.model, &options)?;
     let mut messages = Vec::new();

@@ -1,13 +1,14 @@
-"""llama.cpp reference speed on the same GGUF as `cargo bench --bench generate`.
+"""llama.cpp reference speed on the same GGUF files and prompts as `cargo bench --bench generate`.
 
-Measures prefill (a 128-token prompt from an empty cache) and decode (64 single-token steps
-after a 16-token prompt, greedy argmax) tokens/s with llama-cpp-python, n_threads=2, the same
-prompts as benches/generate.rs. Reports the median of several runs, timed in Python around
-`Llama.eval` (which is llama_decode plus copying the last logits), and llama.cpp's own perf
-counters when the binding exposes them.
+With llama-cpp-python, n_threads=2, greedy argmax, the prompts of benches/generate.rs (a fixed
+paragraph repeated, cut to N tokens). Per model:
+- load: open the file and evaluate a 16-token prompt (seconds);
+- prefill/830: an 830-token prompt from an empty cache (tokens/s);
+- decode/64: 64 single-token steps after a 16-token prompt; decode_long/64 after the 830-token one.
+Timed in Python around `Llama.eval` (llama_decode plus copying the last logits); median of --runs.
 
     nice /opt/refpy/bin/pip install llama-cpp-python     # builds llama.cpp from source
-    /opt/refpy/bin/python scripts/bench/llama_cpp_reference.py [--model PATH] [--threads 2] [--json]
+    /opt/refpy/bin/python scripts/bench/llama_cpp_reference.py [--model PATH ...] [--threads 2] [--json]
 """
 
 import argparse
@@ -20,13 +21,22 @@ import numpy as np
 from llama_cpp import Llama
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_MODEL = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1.gguf")
+MODELS = [
+    os.path.join(ROOT, "models", "SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    os.path.join(ROOT, "models", "Qwen2.5-Coder-0.5B-Instruct", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+]
 PARA = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
         "Normandy, a region in France. They were descended from Norse raiders and pirates "
         "from Denmark, Iceland and Norway who, under their leader Rollo, agreed to swear "
         "fealty to King Charles III of West Francia. ")
-PREFILL_TOKENS = 128
+SHORT_TOKENS = 16
+LONG_TOKENS = 830
 DECODE_TOKENS = 64
+
+
+def open_model(path, threads):
+    return Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=1024, n_batch=1024,
+                 verbose=False)
 
 
 def prompt_ids(llm, n):
@@ -43,9 +53,9 @@ def prefill_once(llm, ids):
     return time.perf_counter() - t
 
 
-def decode_once(llm, short):
+def decode_once(llm, prompt):
     llm.reset()
-    llm.eval(short)
+    llm.eval(prompt)
     t = time.perf_counter()
     for _ in range(DECODE_TOKENS):
         nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
@@ -53,34 +63,53 @@ def decode_once(llm, short):
     return time.perf_counter() - t
 
 
+def load_once(path, threads, short):
+    t = time.perf_counter()
+    llm = open_model(path, threads)
+    llm.eval(short)
+    took = time.perf_counter() - t
+    del llm
+    return took
+
+
+def measure(path, threads, runs):
+    llm = open_model(path, threads)
+    long, short = prompt_ids(llm, LONG_TOKENS), prompt_ids(llm, SHORT_TOKENS)
+    prefill_once(llm, long)  # warm-up
+    decode_once(llm, short)
+    pre = statistics.median(prefill_once(llm, long) for _ in range(runs))
+    dec = statistics.median(decode_once(llm, short) for _ in range(runs))
+    dec_long = statistics.median(decode_once(llm, long) for _ in range(max(3, runs // 3)))
+    del llm
+    load = statistics.median(load_once(path, threads, short) for _ in range(3))
+    return {
+        "model": os.path.basename(path),
+        "threads": threads,
+        "load_s": load,
+        "prefill_tokens": LONG_TOKENS,
+        "prefill_tok_s": LONG_TOKENS / pre,
+        "decode_tokens": DECODE_TOKENS,
+        "decode_tok_s": DECODE_TOKENS / dec,
+        "decode_long_tok_s": DECODE_TOKENS / dec_long,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--model", action="append", help="GGUF file (repeatable); default: the bench's two")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    llm = Llama(model_path=a.model, n_threads=a.threads, n_threads_batch=a.threads, n_ctx=512, n_batch=512,
-                verbose=False)
-    long, short = prompt_ids(llm, PREFILL_TOKENS), prompt_ids(llm, 16)
-    prefill_once(llm, long)  # warm-up
-    decode_once(llm, short)
-    pre = [prefill_once(llm, long) for _ in range(a.runs)]
-    dec = [decode_once(llm, short) for _ in range(a.runs)]
-    out = {
-        "model": os.path.basename(a.model),
-        "threads": a.threads,
-        "prefill_tokens": PREFILL_TOKENS,
-        "prefill_tok_s": PREFILL_TOKENS / statistics.median(pre),
-        "decode_tokens": DECODE_TOKENS,
-        "decode_tok_s": DECODE_TOKENS / statistics.median(dec),
-    }
-    if a.json:
-        print(json.dumps(out))
-    else:
-        print(f"llama.cpp {out['model']} threads={a.threads}: prefill {out['prefill_tok_s']:.1f} tok/s "
-              f"({PREFILL_TOKENS} tokens), decode {out['decode_tok_s']:.1f} tok/s ({DECODE_TOKENS} tokens), "
-              f"median of {a.runs}")
+    for path in a.model or [m for m in MODELS if os.path.isfile(m)]:
+        out = measure(path, a.threads, a.runs)
+        if a.json:
+            print(json.dumps(out))
+        else:
+            print(f"llama.cpp {out['model']} threads={a.threads}: load+16 {out['load_s']:.2f} s, "
+                  f"prefill {out['prefill_tok_s']:.1f} tok/s ({LONG_TOKENS}), "
+                  f"decode {out['decode_tok_s']:.1f} tok/s (after {SHORT_TOKENS}), "
+                  f"decode {out['decode_long_tok_s']:.1f} tok/s (after {LONG_TOKENS}), median of {a.runs}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ pub mod gguf;
 pub mod local;
 pub mod model_dir;
 pub mod openai;
+pub mod quant;
 pub mod remote;
 pub mod sampling;
 #[cfg(feature = "server")]

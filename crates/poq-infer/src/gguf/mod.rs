@@ -1,13 +1,13 @@
 //! GGUF quantized models: llama-architecture (SmolLM2, TinyLlama, Llama 3.2), Qwen2, Gemma 3 and
 //! Phi-3 files, with the tokenizer built from metadata when no `tokenizer.json` is given.
 //!
-//! llama, qwen2 and gemma3 files run our own f32 forward (`decoder.rs`) with batched decoding;
-//! phi3 files, and llama or qwen2 files asked to run quantized, run candle-transformers' models.
+//! On the CPU, llama, qwen2 and gemma3 files run our own forward (`decoder.rs`) on our kernels
+//! over the packed weights ([`crate::quant`]), with batched decoding; phi3 files, other devices,
+//! and llama or qwen2 files asked for candle's quantized kernels run candle-transformers' models.
 
 mod alignment;
 mod decoder;
 pub mod hyperparams;
-mod matvec;
 pub mod metadata;
 pub mod tokenizer;
 
@@ -21,11 +21,12 @@ use std::fs::File;
 use std::io::BufReader;
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
+use std::sync::Arc;
 pub use tokenizer::GgufTokenizer;
 
 /// The architectures we run, by `general.architecture`.
 enum Weights {
-    /// Ours, f32 (see [`decoder`]).
+    /// Ours (see [`decoder`]).
     Decoder(decoder::Decoder),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
@@ -35,7 +36,7 @@ enum Weights {
 impl std::fmt::Debug for Weights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Weights::Decoder(_) => "decoder (f32)",
+            Weights::Decoder(_) => "our decoder",
             Weights::Llama(_) => "quantized Llama",
             Weights::Qwen2(_) => "quantized Qwen2",
             Weights::Phi3(_) => "quantized Phi3",
@@ -82,32 +83,38 @@ pub fn read_content(path: &Path) -> Result<(gguf_file::Content, BufReader<File>)
 
 /// How the weights of a GGUF file are multiplied.
 ///
-/// The default is [`Dequantized`](GgufPrecision::Dequantized): on SmolLM2-135M Q4_1 it is both
-/// the faster of the two on x86 CPUs (candle 0.11 has no SIMD kernel for Q4_1, only a scalar
-/// one) and the one that reproduces the Python reference; the 8-bit activations of the quantized
-/// path flip near-tied greedy choices (the first answer token of "What is the capital of
-/// France?" has a 0.08 logit margin).
+/// The default, [`Dequantized`](GgufPrecision::Dequantized), runs llama, qwen2 and gemma3 files on
+/// our forward and kernels ([`crate::quant`]) on the CPU: the weights stay packed as the file
+/// stores them (memory-mapped, nothing copied at load) and are dequantized in registers as they
+/// are multiplied with f32 activations, so answers are those of the Python reference (transformers
+/// dequantizes GGUF files to f32) up to rounding. The 8-bit activations of llama.cpp and candle's
+/// quantized kernels flip near-tied greedy choices (the first answer token of "What is the
+/// capital of France?" on SmolLM2 has a 0.08 logit margin).
 ///
-/// gemma3 files run our f32 forward whatever is asked ([`Quantized`](GgufPrecision::Quantized) and
-/// [`Q8_0`](GgufPrecision::Q8_0) as [`Dequantized`](GgufPrecision::Dequantized)): candle's quantized
-/// Gemma 3 is not a faithful fallback.
+/// gemma3 files run only on our forward, on the CPU: candle's quantized Gemma 3 is not a faithful
+/// fallback (see [`load_with`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GgufPrecision {
-    /// candle's quantized kernels, which quantize activations to 8 bits as llama.cpp does; least
-    /// memory (the file's size).
+    /// candle's quantized kernels, which quantize activations to 8 bits as llama.cpp does; the
+    /// path for GPUs.
     Quantized,
-    /// Weights dequantized to f32 at load and f32 activations: the numbers of the Python
-    /// reference (transformers dequantizes GGUF files the same way); 4 bytes per weight.
+    /// f32 arithmetic on the file's weights: on the CPU our kernels over the packed blocks
+    /// (llama, qwen2, gemma3), elsewhere (and for phi3) an f32 copy of the weights multiplied by
+    /// candle.
     #[default]
     Dequantized,
-    /// Weight matrices re-quantized to Q8_0 at load (candle has SIMD kernels for it), 8-bit
-    /// activations; about 1.06 bytes per weight.
+    /// Weight matrices re-quantized to Q8_0 at load and run by candle, 8-bit activations.
     Q8_0,
-    /// Files our forward runs (llama, qwen2, gemma3): f32 for prompts (past 16 tokens) and a Q8_0
-    /// copy for decoding steps, the fastest on CPUs (prompts are bound by arithmetic, decoding by
-    /// memory traffic); about 5 bytes per weight. Phi-3 runs as
-    /// [`Dequantized`](GgufPrecision::Dequantized).
-    Mixed,
+}
+
+/// Maps a file into memory: its packed weights are used in place.
+fn map_file(path: &Path) -> Result<Arc<dyn AsRef<[u8]> + Send + Sync>> {
+    let file = File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    // SAFETY: the map is read-only; like every reader of a model file we rely on nobody
+    // truncating or rewriting the file while the model is loaded (that would be a bus error or
+    // changed weights, not a memory-safety issue in our own code paths that check lengths).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    Ok(Arc::new(map))
 }
 
 /// Loads the model and the metadata tokenizer of a GGUF file onto `device`.
@@ -135,16 +142,15 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     };
     // gemma3 runs only on ours: candle 0.11's quantized Gemma 3 gates with SiLU (Gemma uses
     // GELU) and drops the sliding window when decoding, so it is not offered as a fallback.
-    let ours = matches!(precision, GgufPrecision::Dequantized | GgufPrecision::Mixed) || architecture == "gemma3";
+    let ours = device.is_cpu() && (precision == GgufPrecision::Dequantized || architecture == "gemma3");
     if ours && decoder::Decoder::supports(&md, &architecture, shapes.head_dim)? {
         let context = declared.unwrap_or(quantized_llama::MAX_SEQ_LEN);
-        let decode_q8 = precision == GgufPrecision::Mixed;
+        let file = map_file(path)?;
         let model =
-            decoder::Decoder::load(&content, &mut reader, &md, &architecture, shapes, context, decode_q8, device)
-                .map_err(|e| match e {
-                    Error::Candle(e) => wrap(e),
-                    other => other,
-                })?;
+            decoder::Decoder::load(&content, &file, &md, &architecture, shapes, context).map_err(|e| match e {
+                Error::Candle(e) => wrap(e),
+                other => other,
+            })?;
         let model = GgufModel {
             weights: Weights::Decoder(model),
             device: device.clone(),
@@ -155,13 +161,14 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     }
     if architecture == "gemma3" {
         return Err(Error::Unsupported(format!(
-            "gemma3 file {} with experts or a rotary width other than the head width",
+            "gemma3 file {}: our forward runs it on the CPU only, without experts and with the \
+             rotary width equal to the head width",
             path.display()
         )));
     }
     let target = match precision {
         GgufPrecision::Quantized => None,
-        GgufPrecision::Dequantized | GgufPrecision::Mixed => Some(GgmlDType::F32),
+        GgufPrecision::Dequantized => Some(GgmlDType::F32),
         GgufPrecision::Q8_0 => Some(GgmlDType::Q8_0),
     };
     if let Some(target) = target {
@@ -289,7 +296,7 @@ impl GgufModel {
     fn decoder(&mut self) -> Result<&mut decoder::Decoder> {
         match &mut self.weights {
             Weights::Decoder(m) => Ok(m),
-            _ => Err(Error::Unsupported("batched decoding needs our f32 forward (llama, qwen2, gemma3)".into())),
+            _ => Err(Error::Unsupported("batched decoding needs our forward (llama, qwen2, gemma3 on the CPU)".into())),
         }
     }
 }
@@ -299,7 +306,7 @@ impl CausalLm for GgufModel {
         // candle's models take a (1, tokens) tensor; ours takes the ids.
         let input = || Tensor::new(tokens, &self.device)?.unsqueeze(0);
         let logits = match &mut self.weights {
-            Weights::Decoder(m) => return Ok(m.forward(tokens, pos)?.to_vec1()?),
+            Weights::Decoder(m) => return m.forward(tokens, pos),
             Weights::Llama(m) => m.forward(&input()?, pos)?,
             Weights::Qwen2(m) => m.forward(&input()?, pos)?,
             Weights::Phi3(m) => m.forward(&input()?, pos)?,
@@ -336,11 +343,11 @@ impl BatchLm for GgufModel {
     }
 
     fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>> {
-        Ok(self.decoder()?.start(slot, prompt)?.to_vec1()?)
+        self.decoder()?.start(slot, prompt)
     }
 
     fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.decoder()?.step(slots, tokens)?.to_vec2()?)
+        self.decoder()?.step(slots, tokens)
     }
 
     fn release(&mut self) {

@@ -1,0 +1,303 @@
+//! The GGUF block formats, read 32 values at a time.
+//!
+//! Every format is a run of fixed-size blocks of `LEN` values (32, or 256 for the K-quants); a
+//! block starts with what its values share (scales, minimums) and a chunk of 32 values is decoded
+//! from it on demand. Kernels decode a chunk and use it at once, so the values stay in registers:
+//! the weights are read from memory in their packed form.
+//!
+//! Layouts follow ggml's (all little-endian): for the 32-value formats, byte `j` of the packed
+//! nibbles holds value `j` in its low half and value `j + 16` in its high half.
+
+/// One block format: `BYTES` bytes hold `LEN` values, decoded 32 at a time.
+pub(crate) trait Block {
+    /// Bytes of one block.
+    const BYTES: usize;
+    /// Values of one block (a multiple of 32).
+    const LEN: usize;
+    /// What the chunks of one block share, decoded once per block.
+    type Header: Copy;
+    /// The block's shared scales.
+    fn header<const F16C: bool>(block: &[u8]) -> Self::Header;
+    /// Values `32·c .. 32·c + 32` of the block (`c < LEN / 32`).
+    fn chunk<const FMA: bool>(block: &[u8], header: &Self::Header, c: usize) -> [f32; 32];
+}
+
+/// `a · b + c`, fused where the CPU has FMA (the same instruction on every path that has it, so
+/// results do not depend on which of those paths ran).
+#[inline(always)]
+pub(crate) fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// An IEEE half (its bits) as f32: the F16C instruction where asked (callers run inside a
+/// function compiled for it), else by bit manipulation.
+#[inline(always)]
+pub(crate) fn f16<const F16C: bool>(bits: u16) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if F16C {
+        use std::arch::x86_64::{_mm_cvtph_ps, _mm_cvtsi32_si128, _mm_cvtss_f32};
+        // SAFETY: F16C is true only inside functions compiled with the `f16c` feature, reached
+        // after run-time detection said the CPU has it.
+        return unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits)))) };
+    }
+    f16_soft(bits)
+}
+
+/// Half to single precision without F16C.
+pub(crate) fn f16_soft(bits: u16) -> f32 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let mantissa = u32::from(bits & 0x3ff);
+    match exponent {
+        // Zero and subnormals: mantissa · 2⁻²⁴.
+        0 => {
+            let magnitude = mantissa as f32 * (1.0 / 16_777_216.0);
+            f32::from_bits(sign | magnitude.to_bits())
+        }
+        // Infinities and NaNs keep their payload.
+        31 => f32::from_bits(sign | 0x7f80_0000 | (mantissa << 13)),
+        _ => f32::from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13)),
+    }
+}
+
+#[inline(always)]
+fn half_at<const F16C: bool>(block: &[u8], at: usize) -> f32 {
+    f16::<F16C>(u16::from_le_bytes([block[at], block[at + 1]]))
+}
+
+#[inline(always)]
+fn bytes<const N: usize>(block: &[u8], at: usize) -> &[u8; N] {
+    // The formats' offsets are constants inside `BYTES`; the slice length was checked by the caller.
+    match block[at..at + N].try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("a {N}-byte slice"),
+    }
+}
+
+/// Nibbles of 16 packed bytes: values 0..16 from the low halves, 16..32 from the high halves.
+#[inline(always)]
+fn nibbles(qs: &[u8; 16]) -> [u8; 32] {
+    std::array::from_fn(|l| if l < 16 { qs[l] & 0x0f } else { qs[l - 16] >> 4 })
+}
+
+/// Q4_0: scale d, values (q − 8)·d.
+#[derive(Debug)]
+pub(crate) struct Q4_0;
+
+impl Block for Q4_0 {
+    const BYTES: usize = 18;
+    const LEN: usize = 32;
+    type Header = f32;
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> f32 {
+        half_at::<F16C>(block, 0)
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], &d: &f32, _: usize) -> [f32; 32] {
+        let q = nibbles(bytes::<16>(block, 2));
+        std::array::from_fn(|l| (i32::from(q[l]) - 8) as f32 * d)
+    }
+}
+
+/// Q4_1: scale d and minimum m, values q·d + m.
+#[derive(Debug)]
+pub(crate) struct Q4_1;
+
+impl Block for Q4_1 {
+    const BYTES: usize = 20;
+    const LEN: usize = 32;
+    type Header = (f32, f32);
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> (f32, f32) {
+        (half_at::<F16C>(block, 0), half_at::<F16C>(block, 2))
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], &(d, m): &(f32, f32), _: usize) -> [f32; 32] {
+        let q = nibbles(bytes::<16>(block, 4));
+        std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), d, m))
+    }
+}
+
+/// Five-bit values: nibbles plus bit `l` of `high` as their fifth bit.
+#[inline(always)]
+fn fives(qs: &[u8; 16], high: u32) -> [u8; 32] {
+    let q = nibbles(qs);
+    std::array::from_fn(|l| q[l] | ((((high >> l) & 1) as u8) << 4))
+}
+
+/// Q5_0: scale d, values (q − 16)·d with a fifth bit per value.
+#[derive(Debug)]
+pub(crate) struct Q5_0;
+
+impl Block for Q5_0 {
+    const BYTES: usize = 22;
+    const LEN: usize = 32;
+    type Header = f32;
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> f32 {
+        half_at::<F16C>(block, 0)
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], &d: &f32, _: usize) -> [f32; 32] {
+        let q = fives(bytes::<16>(block, 6), u32::from_le_bytes(*bytes::<4>(block, 2)));
+        std::array::from_fn(|l| (i32::from(q[l]) - 16) as f32 * d)
+    }
+}
+
+/// Q5_1: scale d and minimum m, values q·d + m with a fifth bit per value.
+#[derive(Debug)]
+pub(crate) struct Q5_1;
+
+impl Block for Q5_1 {
+    const BYTES: usize = 24;
+    const LEN: usize = 32;
+    type Header = (f32, f32);
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> (f32, f32) {
+        (half_at::<F16C>(block, 0), half_at::<F16C>(block, 2))
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], &(d, m): &(f32, f32), _: usize) -> [f32; 32] {
+        let q = fives(bytes::<16>(block, 8), u32::from_le_bytes(*bytes::<4>(block, 4)));
+        std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), d, m))
+    }
+}
+
+/// Q8_0: scale d, values q·d for signed bytes q.
+#[derive(Debug)]
+pub(crate) struct Q8_0;
+
+impl Block for Q8_0 {
+    const BYTES: usize = 34;
+    const LEN: usize = 32;
+    type Header = f32;
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> f32 {
+        half_at::<F16C>(block, 0)
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], &d: &f32, _: usize) -> [f32; 32] {
+        let q = bytes::<32>(block, 2);
+        std::array::from_fn(|l| f32::from(q[l] as i8) * d)
+    }
+}
+
+/// The eight 6-bit (scale, minimum) pairs of a Q4_K or Q5_K block, packed in 12 bytes.
+#[inline(always)]
+fn scales_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let mut scales = [0u8; 8];
+    let mut mins = [0u8; 8];
+    for j in 0..4 {
+        scales[j] = s[j] & 63;
+        mins[j] = s[j + 4] & 63;
+        scales[j + 4] = (s[j + 8] & 0x0f) | ((s[j] >> 6) << 4);
+        mins[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    (scales, mins)
+}
+
+/// A K-quant block's eight (scale, minimum) pairs as floats: d·scale and dmin·min.
+type KScales = ([f32; 8], [f32; 8]);
+
+#[inline(always)]
+fn k_scales<const F16C: bool>(block: &[u8]) -> KScales {
+    let (d, dmin) = (half_at::<F16C>(block, 0), half_at::<F16C>(block, 2));
+    let (scales, mins) = scales_mins(bytes::<12>(block, 4));
+    (std::array::from_fn(|j| d * f32::from(scales[j])), std::array::from_fn(|j| dmin * f32::from(mins[j])))
+}
+
+/// The 32 low or high nibbles (chunk parity) of the 32 bytes a K-quant chunk pair shares.
+#[inline(always)]
+fn k_nibbles(qs: &[u8; 32], high: bool) -> [u8; 32] {
+    std::array::from_fn(|l| if high { qs[l] >> 4 } else { qs[l] & 0x0f })
+}
+
+/// Q4_K: 256 values in eight chunks of 32, each with a 6-bit scale and minimum under the block's
+/// d and dmin: values d·scale·q − dmin·min.
+#[derive(Debug)]
+pub(crate) struct Q4K;
+
+impl Block for Q4K {
+    const BYTES: usize = 144;
+    const LEN: usize = 256;
+    type Header = KScales;
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> KScales {
+        k_scales::<F16C>(block)
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], (scale, min): &KScales, c: usize) -> [f32; 32] {
+        // Chunks 2j and 2j + 1 share 32 bytes: low nibbles, then high.
+        let q = k_nibbles(bytes::<32>(block, 16 + 32 * (c / 2)), c % 2 == 1);
+        let (s, m) = (scale[c], -min[c]);
+        std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), s, m))
+    }
+}
+
+/// Q5_K: Q4_K with a fifth bit per value (bit c of byte l of the 32 high-bit bytes).
+#[derive(Debug)]
+pub(crate) struct Q5K;
+
+impl Block for Q5K {
+    const BYTES: usize = 176;
+    const LEN: usize = 256;
+    type Header = KScales;
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> KScales {
+        k_scales::<F16C>(block)
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], (scale, min): &KScales, c: usize) -> [f32; 32] {
+        let low = k_nibbles(bytes::<32>(block, 48 + 32 * (c / 2)), c % 2 == 1);
+        let high = bytes::<32>(block, 16);
+        let (s, m) = (scale[c], -min[c]);
+        std::array::from_fn(|l| {
+            let q = low[l] | (((high[l] >> c) & 1) << 4);
+            madd::<FMA>(f32::from(q), s, m)
+        })
+    }
+}
+
+/// Q6_K: 256 six-bit values (low four bits, then two high bits packed four to a byte) in sixteen
+/// groups of 16 with signed 8-bit scales under d: values d·scale·(q − 32).
+#[derive(Debug)]
+pub(crate) struct Q6K;
+
+impl Block for Q6K {
+    const BYTES: usize = 210;
+    const LEN: usize = 256;
+    type Header = [f32; 16];
+    #[inline(always)]
+    fn header<const F16C: bool>(block: &[u8]) -> [f32; 16] {
+        let d = half_at::<F16C>(block, 208);
+        let scales = bytes::<16>(block, 192);
+        std::array::from_fn(|j| d * f32::from(scales[j] as i8))
+    }
+    #[inline(always)]
+    fn chunk<const FMA: bool>(block: &[u8], scales: &[f32; 16], c: usize) -> [f32; 32] {
+        // Each half of the block (128 values) reads 64 low-bit bytes and 32 high-bit bytes;
+        // its four chunks take the low or high nibble of the first or second 32 of those bytes,
+        // and the 2-bit pair at shift 2·(chunk within the half) of each high-bit byte.
+        let (half, k) = (c / 4, c % 4);
+        let low = bytes::<32>(block, 64 * half + 32 * (k % 2));
+        let high = bytes::<32>(block, 128 + 32 * half);
+        let shift = 2 * k;
+        let (s0, s1) = (scales[8 * half + 2 * k], scales[8 * half + 2 * k + 1]);
+        std::array::from_fn(|l| {
+            let nibble = if k >= 2 { low[l] >> 4 } else { low[l] & 0x0f };
+            let q = i32::from(nibble | (((high[l] >> shift) & 3) << 4)) - 32;
+            q as f32 * if l < 16 { s0 } else { s1 }
+        })
+    }
+}
+
+/// Decodes every block of `data` (whole blocks of `B`) into `out` (`LEN` values per block).
+#[inline(always)]
+pub(crate) fn decode<B: Block, const FMA: bool, const F16C: bool>(data: &[u8], out: &mut [f32]) {
+    for (block, values) in data.chunks_exact(B::BYTES).zip(out.chunks_exact_mut(B::LEN)) {
+        let header = B::header::<F16C>(block);
+        for (c, dst) in values.chunks_exact_mut(32).enumerate() {
+            dst.copy_from_slice(&B::chunk::<FMA>(block, &header, c));
+        }
+    }
+}
