@@ -53,8 +53,9 @@ struct Args {
     #[arg(long)]
     tokenizer: Option<PathBuf>,
     /// How GGUF weights are multiplied: f32 (f32 activations on the packed weights, the
-    /// default), q8_0 (re-quantized at load, candle's kernels) or native (candle's kernels on the
-    /// file's own quantization, 8-bit activations).
+    /// default), int8 (our kernels with llama.cpp-style 8-bit activations when decoding), q8_0
+    /// (re-quantized at load, candle's kernels) or native (candle's kernels on the file's own
+    /// quantization, 8-bit activations).
     #[arg(long, default_value = "f32")]
     gguf: String,
     /// Run on the CPU even when a GPU build finds a GPU.
@@ -72,7 +73,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "f32" => GgufPrecision::Dequantized,
         "q8_0" => GgufPrecision::Q8_0,
         "native" => GgufPrecision::Quantized,
-        other => return Err(format!("--gguf must be f32, q8_0 or native, not `{other}`").into()),
+        "int8" => GgufPrecision::Int8,
+        other => return Err(format!("--gguf must be f32, int8, q8_0 or native, not `{other}`").into()),
     };
     let mut generator = LocalGenerator::load(&args.model, &options)?;
     let mut messages = Vec::new();

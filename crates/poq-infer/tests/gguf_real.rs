@@ -101,3 +101,37 @@ fn gemma3_270m_matches_llama_cpp_and_answers_with_its_few_shot_prompt() {
     assert!(prompt.starts_with("<bos>") && prompt.ends_with("Assistant:"), "{prompt:?}");
     answers_paris(&mut g, "Gemma-3-270M");
 }
+
+/// With 8-bit activations (`GgufPrecision::Int8`) the logits move by 8-bit rounding, as
+/// llama.cpp's do: at the first prompt positions (short prompts run the matrix–vector kernels,
+/// where the mode applies) they stay within a few times llama.cpp's own distance from the f32
+/// reference, and the models still answer.
+#[test]
+fn int8_activations_stay_near_the_reference() {
+    for name in ["qwen2.5-coder-0.5b", "gemma-3-270m"] {
+        let fx = fixture(name);
+        let Some(p) = common::real_model(fx["file"].as_str().unwrap().trim_start_matches("models/")) else { continue };
+        let opts = LoadOptions { gguf_precision: poq_infer::gguf::GgufPrecision::Int8, ..LoadOptions::default() };
+        let mut g = LocalGenerator::load(p.to_str().unwrap(), &opts).unwrap();
+        let prompt = ids(&fx["logit_ids"]);
+        let (mut to_f32, mut to_llama_cpp, mut llama_cpp_to_f32) = (0f32, 0f32, 0f32);
+        for row in fx["positions"].as_array().unwrap() {
+            let at = row["position"].as_u64().unwrap() as usize;
+            let logits = g.prompt_logits(&prompt[..=at]).unwrap();
+            let keep = ids(&row["ids"]);
+            let (llama_cpp, hf) = (floats(&row["logits"]), floats(&row["hf_logits"]));
+            for (i, &id) in keep.iter().enumerate() {
+                to_f32 = to_f32.max((logits[id as usize] - hf[i]).abs());
+                to_llama_cpp = to_llama_cpp.max((logits[id as usize] - llama_cpp[i]).abs());
+                llama_cpp_to_f32 = llama_cpp_to_f32.max((hf[i] - llama_cpp[i]).abs());
+            }
+        }
+        eprintln!(
+            "{name}: max |int8 - f32| {to_f32:.4}, |int8 - llama.cpp| {to_llama_cpp:.4}, \
+             |llama.cpp - f32| {llama_cpp_to_f32:.4}"
+        );
+        assert!(to_f32 > 1e-3, "{name}: the mode changed nothing");
+        assert!(to_f32 < 4.0 * llama_cpp_to_f32, "{name}: int8 moved logits by {to_f32}");
+        answers_paris(&mut g, name);
+    }
+}

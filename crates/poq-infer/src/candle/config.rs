@@ -98,7 +98,7 @@ fn de<T: serde::de::DeserializeOwned>(v: Value, path: &Path) -> Result<T> {
 
 /// candle derives the head size as hidden_size / heads for these families.
 fn check_head_dim(v: &Value, hidden: usize, heads: usize, path: &Path) -> Result<()> {
-    if heads == 0 || hidden % heads != 0 {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
         return Err(Error::Format {
             path: path.to_path_buf(),
             location: "num_attention_heads".into(),

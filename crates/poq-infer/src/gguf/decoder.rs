@@ -29,7 +29,7 @@
 
 use super::metadata::Metadata;
 use crate::error::{Error, Result};
-use crate::quant::{self, Bytes, Format, MATVEC_ROWS, QMatrix};
+use crate::quant::{self, Activations, Bytes, Format, MATVEC_ROWS, QMatrix};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
@@ -45,8 +45,6 @@ pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "gemma3"];
 /// Attention work (key positions × heads × head width) below which a decoding step's heads run
 /// on one thread: waking the pool costs more than a short cache takes.
 const PARALLEL_ATTENTION: usize = 1 << 16;
-/// Widest attention head ([`super::hyperparams`] refuses wider ones).
-const MAX_HEAD_DIM: usize = super::hyperparams::MAX_HEAD_DIM;
 
 /// How rotary embeddings pair a head's dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,11 +206,12 @@ impl Linear {
 }
 
 /// `x · wᵀ (+ bias)` for every `(linear, out)` pair, `x` of `rows` rows: decoding steps in one
-/// parallel pass over all the matrices, prompts through gemm one matrix at a time.
-fn products(pairs: &mut [(&Linear, &mut [f32])], x: &[f32], rows: usize) {
+/// parallel pass over all the matrices (with `activations`), prompts through gemm one matrix at
+/// a time.
+fn products(pairs: &mut [(&Linear, &mut [f32])], x: &[f32], rows: usize, activations: Activations) {
     if rows <= MATVEC_ROWS {
         let mut jobs: Vec<(&QMatrix, &mut [f32])> = pairs.iter_mut().map(|(l, o)| (&l.w, &mut **o)).collect();
-        quant::matvecs_many(&mut jobs, x);
+        quant::matvecs_many_with(&mut jobs, x, activations);
     } else {
         for (l, out) in pairs.iter_mut() {
             l.w.matmul(x, out);
@@ -314,6 +313,8 @@ pub struct Decoder {
     head_dim: usize,
     eps: f32,
     context: usize,
+    /// How decoding steps multiply activations (prompts past 16 tokens always in f32).
+    activations: Activations,
     /// Sequence 0 is the one-sequence API's ([`Decoder::forward`]).
     sequences: Vec<Sequence>,
 }
@@ -327,7 +328,7 @@ impl Decoder {
         }
         let experts = md.opt_u32(&format!("{arch}.expert_count"))?.unwrap_or(0);
         let rope = md.opt_u32(&format!("{arch}.rope.dimension_count"))?.map_or(head_dim, |d| d as usize);
-        Ok(experts <= 1 && rope == head_dim && head_dim % 2 == 0)
+        Ok(experts <= 1 && rope == head_dim && head_dim.is_multiple_of(2))
     }
 
     /// The model of a file of architecture `arch` whose bytes are `file` (usually a memory map);
@@ -340,7 +341,11 @@ impl Decoder {
         arch: &str,
         shapes: super::hyperparams::Hyperparams,
         context: usize,
+        activations: Activations,
     ) -> Result<Decoder> {
+        if activations == Activations::Int8 && !quant::Isa::Avx2.available() {
+            return Err(Error::Unsupported("8-bit activations need an x86-64 CPU with AVX2 and FMA".into()));
+        }
         let flavor = Flavor::of(md, arch, shapes.embedding)?;
         let t = Tensors { content, file, md };
         let (width, hd) = (shapes.embedding, shapes.head_dim);
@@ -409,6 +414,7 @@ impl Decoder {
             head_dim: hd,
             eps,
             context,
+            activations,
             sequences: Vec::new(),
         })
     }
@@ -512,6 +518,7 @@ impl Decoder {
         let rows: usize = steps.iter().map(|(_, t)| t.len()).sum();
         let (width, hd, eps) = (self.width, self.head_dim, self.eps);
         let (q_dim, kv_dim) = (self.heads * hd, self.kv_heads * hd);
+        let acts = self.activations;
         let mut x = vec![0f32; rows * width];
         for (row, &id) in x.chunks_exact_mut(width).zip(steps.iter().flat_map(|(_, t)| t.iter())) {
             self.embed.dequantize_row(id as usize, row);
@@ -526,7 +533,7 @@ impl Decoder {
         let (mut gate, mut up) = (vec![0f32; rows * self.ffn], vec![0f32; rows * self.ffn]);
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, eps, &mut h);
-            products(&mut [(&layer.wq, &mut q), (&layer.wk, &mut k), (&layer.wv, &mut v)], &h, rows);
+            products(&mut [(&layer.wq, &mut q), (&layer.wk, &mut k), (&layer.wv, &mut v)], &h, rows, acts);
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
                 rms_norm_inplace(&mut q, qn, eps);
                 rms_norm_inplace(&mut k, kn, eps);
@@ -553,15 +560,15 @@ impl Decoder {
             }
             let shape = Heads { heads: self.heads, kv_heads: self.kv_heads, head_dim: hd };
             attention(&self.sequences, steps, &starts, layer.window, shape, l, &q, &mut att);
-            products(&mut [(&layer.wo, &mut o)], &att, rows);
+            products(&mut [(&layer.wo, &mut o)], &att, rows, acts);
             residual(&mut x, &mut o, layer.post_attn_norm.as_deref(), eps);
             rms_norm(&x, &layer.ffn_norm, eps, &mut h);
-            products(&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)], &h, rows);
+            products(&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)], &h, rows, acts);
             match self.flavor.activation {
                 Activation::Silu => gate.iter_mut().zip(&up).for_each(|(g, u)| *g = *g / (1.0 + (-*g).exp()) * u),
                 Activation::GeluTanh => gate.iter_mut().zip(&up).for_each(|(g, u)| *g = gelu_tanh(*g) * u),
             }
-            products(&mut [(&layer.down, &mut o)], &gate, rows);
+            products(&mut [(&layer.down, &mut o)], &gate, rows, acts);
             residual(&mut x, &mut o, layer.post_ffn_norm.as_deref(), eps);
         }
         // Each sequence's last row, normed, through the output projection (one row per sequence).
@@ -576,7 +583,7 @@ impl Decoder {
         rms_norm(&last, &self.norm, eps, &mut normed);
         let output = self.output.as_ref().unwrap_or(&self.embed);
         let mut logits = vec![0f32; steps.len() * vocab];
-        output.matvecs(&normed, &mut logits);
+        quant::matvecs_many_with(&mut [(output, &mut logits)], &normed, acts);
         Ok(logits.chunks_exact(vocab).map(<[f32]>::to_vec).collect())
     }
 }
@@ -697,9 +704,12 @@ fn head_attention(t: &HeadTask<'_>, shape: Heads, window: Option<usize>, q: &[f3
         scores.resize(t.tokens * seen, 0.0);
         let queries = &q[t.row * q_dim + t.head * hd..];
         if t.tokens == 1 {
-            for (j, s) in scores.iter_mut().enumerate() {
-                *s = dot(&queries[..hd], &keys[j * kv_dim..][..hd]) * scale;
-            }
+            let out = att.at(t.row * q_dim + t.head * hd);
+            // SAFETY: this head's `hd` columns of the step's row of `att`, written by this task only.
+            let out = unsafe { std::slice::from_raw_parts_mut(out, hd) };
+            let keys = Strided { data: keys, stride: kv_dim, len: hd };
+            let values = Strided { data: values, stride: kv_dim, len: hd };
+            return single_query(&queries[..hd], keys, values, scale, scores, out);
         } else {
             // SAFETY: (tokens, hd) queries with row stride q_dim and (hd, seen) keys with column
             // stride kv_dim lie inside `q` and the cache; `scores` is (tokens, seen).
@@ -734,16 +744,6 @@ fn head_attention(t: &HeadTask<'_>, shape: Heads, window: Option<usize>, q: &[f3
             softmax_range(row, first, last);
         }
         let out = att.at(t.row * q_dim + t.head * hd);
-        if t.tokens == 1 {
-            let mut sum = [0f32; MAX_HEAD_DIM];
-            let sum = &mut sum[..hd];
-            for (j, &p) in scores.iter().enumerate() {
-                sum.iter_mut().zip(&values[j * kv_dim..][..hd]).for_each(|(o, v)| *o += p * v);
-            }
-            // SAFETY: this head's `hd` columns of the step's row of `att`, written by this task only.
-            unsafe { std::ptr::copy_nonoverlapping(sum.as_ptr(), out, hd) };
-            return;
-        }
         // SAFETY: `scores` is (tokens, seen), the values (seen, hd) with row stride kv_dim lie in
         // the cache, and the destination (tokens, hd) with row stride q_dim is this head's columns
         // of the step's rows of `att`, written by this task only.
@@ -783,7 +783,7 @@ fn softmax_range(row: &mut [f32], first: usize, last: usize) {
     let max = row[first..=last].iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f32;
     for s in &mut row[first..=last] {
-        *s = (*s - max).exp();
+        *s = exp_nonpositive(*s - max);
         sum += *s;
     }
     let inv = 1.0 / sum;
@@ -792,17 +792,96 @@ fn softmax_range(row: &mut [f32], first: usize, last: usize) {
     row[last + 1..].fill(0.0);
 }
 
+/// Rows of `len` values every `stride` values (one key/value head's cache).
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    data: &'a [f32],
+    stride: usize,
+    len: usize,
+}
+
+impl Strided<'_> {
+    fn row(&self, j: usize) -> &[f32] {
+        &self.data[j * self.stride..][..self.len]
+    }
+}
+
+/// A decoding step's attention for one head: `out = softmax(scale · K·q) · V` over every cached
+/// position of `keys` and `values`, `scores` as scratch. Compiled for AVX2 with FMA where the
+/// CPU has them (the cache at CNN/DailyMail lengths makes this a fifth of a step's arithmetic).
+fn single_query(q: &[f32], keys: Strided<'_>, values: Strided<'_>, scale: f32, scores: &mut [f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if quant::Isa::Avx2.available() {
+        #[target_feature(enable = "avx2,fma")]
+        fn fused(q: &[f32], k: Strided<'_>, v: Strided<'_>, scale: f32, s: &mut [f32], out: &mut [f32]) {
+            single_query_with::<true>(q, k, v, scale, s, out)
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        return unsafe { fused(q, keys, values, scale, scores, out) };
+    }
+    single_query_with::<false>(q, keys, values, scale, scores, out)
+}
+
+#[inline(always)]
+fn single_query_with<const FMA: bool>(
+    q: &[f32],
+    keys: Strided<'_>,
+    values: Strided<'_>,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = dot::<FMA>(q, keys.row(j)) * scale;
+    }
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut lanes = [0f32; 16];
+    for chunk in scores.chunks_mut(16) {
+        for (s, l) in chunk.iter_mut().zip(&mut lanes) {
+            *s = exp_nonpositive(*s - max);
+            *l += *s;
+        }
+    }
+    let inv = 1.0 / lanes.iter().sum::<f32>();
+    out.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        let p = p * inv;
+        for (o, v) in out.iter_mut().zip(values.row(j)) {
+            *o = quant::madd::<FMA>(p, *v, *o);
+        }
+    }
+}
+
 /// `a · b` in sixteen running sums.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
     let full = a.len() / 16 * 16;
     for (x, y) in a[..full].chunks_exact(16).zip(b[..full].chunks_exact(16)) {
         for l in 0..16 {
-            lanes[l] += x[l] * y[l];
+            lanes[l] = quant::madd::<FMA>(x[l], y[l], lanes[l]);
         }
     }
     lanes.iter().sum::<f32>() + a[full..].iter().zip(&b[full..]).map(|(x, y)| x * y).sum::<f32>()
 }
+
+/// eˣ for x ≤ 0 in plain arithmetic (vectorizes; no library call): x = n·ln 2 + r with
+/// |r| ≤ ln 2 / 2, e^r by its Taylor polynomial to degree 6, 2ⁿ built in the exponent bits;
+/// within 3e-7 of eˣ. Below −87 it returns e⁻⁸⁷ (f32's normal range ends there).
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits, without a library call.
+    const SHIFT: f32 = 12_582_912.0;
+    let x = x.max(-87.0);
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
+    // ln 2 in two parts (Cody–Waite), so that n·ln 2 loses nothing for |n| up to 126.
+    let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r / 720.0)))));
+    let bits = (t.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    p * f32::from_bits(((bits + 127) as u32) << 23)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,7 +957,7 @@ mod tests {
         let md = Metadata::new(&content, Path::new("tiny.gguf"));
         let shapes = hyperparams::check(&md, &content, arch).unwrap();
         let file: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes.clone());
-        Decoder::load(&content, &file, &md, arch, shapes, context).unwrap()
+        Decoder::load(&content, &file, &md, arch, shapes, context, Activations::F32).unwrap()
     }
 
     /// The model of `buf` (a [`tiny_gguf`]) with a context of 1,024.
@@ -1004,6 +1083,20 @@ mod tests {
         model.clear();
         let wrong = rel_diff(&model.forward(&ids, 0).unwrap(), &want[last]);
         assert!(wrong > 10.0 * TOLERANCE, "{arch}: interleaved rotary pairs only moved logits by {wrong}");
+    }
+
+    #[test]
+    fn exp_is_accurate_where_softmax_uses_it() {
+        for i in 0..=87_000 {
+            let x = -(i as f32) / 1000.0;
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_nonpositive(x));
+            assert!((got - want).abs() <= 3e-7 * want, "e^{x}: {got} vs {want}");
+        }
+        // Past −87 it stays at e⁻⁸⁷ (2e-38): nothing against a softmax's largest term, which is 1.
+        for x in [-88.0, -1000.0, f32::NEG_INFINITY] {
+            assert!(exp_nonpositive(x) <= 1.7e-38, "e^{x}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod tokenizer;
 
 use crate::error::{Error, Result};
 use crate::local::{BatchLm, CausalLm};
+use crate::quant::Activations;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen2};
@@ -105,6 +106,11 @@ pub enum GgufPrecision {
     Dequantized,
     /// Weight matrices re-quantized to Q8_0 at load and run by candle, 8-bit activations.
     Q8_0,
+    /// Our forward and kernels as [`Dequantized`](GgufPrecision::Dequantized), but decoding
+    /// steps quantize activations to 8 bits per 32 values and multiply them as integers, as
+    /// llama.cpp does ([`crate::quant::Activations::Int8`]): faster decoding, llama.cpp's
+    /// numbers instead of the reference's. CPU with AVX2 only; prompts past 16 tokens stay f32.
+    Int8,
 }
 
 /// Maps a file into memory: its packed weights are used in place.
@@ -142,14 +148,18 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     };
     // gemma3 runs only on ours: candle 0.11's quantized Gemma 3 gates with SiLU (Gemma uses
     // GELU) and drops the sliding window when decoding, so it is not offered as a fallback.
-    let ours = device.is_cpu() && (precision == GgufPrecision::Dequantized || architecture == "gemma3");
+    let ours = device.is_cpu()
+        && (matches!(precision, GgufPrecision::Dequantized | GgufPrecision::Int8) || architecture == "gemma3");
     if ours && decoder::Decoder::supports(&md, &architecture, shapes.head_dim)? {
         let context = declared.unwrap_or(quantized_llama::MAX_SEQ_LEN);
         let file = map_file(path)?;
+        let activations = if precision == GgufPrecision::Int8 { Activations::Int8 } else { Activations::F32 };
         let model =
-            decoder::Decoder::load(&content, &file, &md, &architecture, shapes, context).map_err(|e| match e {
-                Error::Candle(e) => wrap(e),
-                other => other,
+            decoder::Decoder::load(&content, &file, &md, &architecture, shapes, context, activations).map_err(|e| {
+                match e {
+                    Error::Candle(e) => wrap(e),
+                    other => other,
+                }
             })?;
         let model = GgufModel {
             weights: Weights::Decoder(model),
@@ -168,7 +178,7 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     }
     let target = match precision {
         GgufPrecision::Quantized => None,
-        GgufPrecision::Dequantized => Some(GgmlDType::F32),
+        GgufPrecision::Dequantized | GgufPrecision::Int8 => Some(GgmlDType::F32),
         GgufPrecision::Q8_0 => Some(GgmlDType::Q8_0),
     };
     if let Some(target) = target {

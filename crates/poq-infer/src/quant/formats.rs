@@ -20,7 +20,17 @@ pub(crate) trait Block {
     fn header<const F16C: bool>(block: &[u8]) -> Self::Header;
     /// Values `32·c .. 32·c + 32` of the block (`c < LEN / 32`).
     fn chunk<const FMA: bool>(block: &[u8], header: &Self::Header, c: usize) -> [f32; 32];
+    /// The same chunk's integers as 32 bytes decoded with AVX2 instructions, and the scale and
+    /// offset that make them [`Block::chunk`]'s values.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `block` must be `BYTES` long.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn chunk_simd(block: &[u8], header: &Self::Header, c: usize) -> Chunk;
 }
+
+#[cfg(target_arch = "x86_64")]
+use {super::simd, super::simd::Chunk, std::arch::x86_64 as x86};
 
 /// `a · b + c`, fused where the CPU has FMA (the same instruction on every path that has it, so
 /// results do not depend on which of those paths ran).
@@ -97,6 +107,13 @@ impl Block for Q4_0 {
         let q = nibbles(bytes::<16>(block, 2));
         std::array::from_fn(|l| (i32::from(q[l]) - 8) as f32 * d)
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], &d: &f32, _: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 2..18 are the nibbles.
+        let q = unsafe { x86::_mm256_sub_epi8(simd::nibbles(block.as_ptr().add(2)), x86::_mm256_set1_epi8(8)) };
+        Chunk { q, signed: true, scale: [d, d], offset: None }
+    }
 }
 
 /// Q4_1: scale d and minimum m, values q·d + m.
@@ -115,6 +132,13 @@ impl Block for Q4_1 {
     fn chunk<const FMA: bool>(block: &[u8], &(d, m): &(f32, f32), _: usize) -> [f32; 32] {
         let q = nibbles(bytes::<16>(block, 4));
         std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), d, m))
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], &(d, m): &(f32, f32), _: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 4..20 are the nibbles.
+        let q = unsafe { simd::nibbles(block.as_ptr().add(4)) };
+        Chunk { q, signed: false, scale: [d, d], offset: Some(m) }
     }
 }
 
@@ -142,6 +166,17 @@ impl Block for Q5_0 {
         let q = fives(bytes::<16>(block, 6), u32::from_le_bytes(*bytes::<4>(block, 2)));
         std::array::from_fn(|l| (i32::from(q[l]) - 16) as f32 * d)
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], &d: &f32, _: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 2..6 are the fifth bits, 6..22 the nibbles.
+        let q = unsafe {
+            let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+            let q = x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(6)), simd::fifth_bits(high));
+            x86::_mm256_sub_epi8(q, x86::_mm256_set1_epi8(16))
+        };
+        Chunk { q, signed: true, scale: [d, d], offset: None }
+    }
 }
 
 /// Q5_1: scale d and minimum m, values q·d + m with a fifth bit per value.
@@ -160,6 +195,16 @@ impl Block for Q5_1 {
     fn chunk<const FMA: bool>(block: &[u8], &(d, m): &(f32, f32), _: usize) -> [f32; 32] {
         let q = fives(bytes::<16>(block, 8), u32::from_le_bytes(*bytes::<4>(block, 4)));
         std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), d, m))
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], &(d, m): &(f32, f32), _: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 4..8 are the fifth bits, 8..24 the nibbles.
+        let q = unsafe {
+            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+            x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(8)), simd::fifth_bits(high))
+        };
+        Chunk { q, signed: false, scale: [d, d], offset: Some(m) }
     }
 }
 
@@ -180,6 +225,13 @@ impl Block for Q8_0 {
         let q = bytes::<32>(block, 2);
         std::array::from_fn(|l| f32::from(q[l] as i8) * d)
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], &d: &f32, _: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 2..34 are the values.
+        let q = unsafe { x86::_mm256_loadu_si256(block.as_ptr().add(2).cast()) };
+        Chunk { q, signed: true, scale: [d, d], offset: None }
+    }
 }
 
 /// The eight 6-bit (scale, minimum) pairs of a Q4_K or Q5_K block, packed in 12 bytes.
@@ -197,7 +249,7 @@ fn scales_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
 }
 
 /// A K-quant block's eight (scale, minimum) pairs as floats: d·scale and dmin·min.
-type KScales = ([f32; 8], [f32; 8]);
+pub(crate) type KScales = ([f32; 8], [f32; 8]);
 
 #[inline(always)]
 fn k_scales<const F16C: bool>(block: &[u8]) -> KScales {
@@ -232,6 +284,13 @@ impl Block for Q4K {
         let (s, m) = (scale[c], -min[c]);
         std::array::from_fn(|l| madd::<FMA>(f32::from(q[l]), s, m))
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], (scale, min): &KScales, c: usize) -> Chunk {
+        // SAFETY: the caller's contract; chunks 2j and 2j + 1 share bytes 16 + 32j .. 48 + 32j.
+        let q = unsafe { simd::k_nibbles(block.as_ptr().add(16 + 32 * (c / 2)), c % 2 == 1) };
+        Chunk { q, signed: false, scale: [scale[c]; 2], offset: Some(-min[c]) }
+    }
 }
 
 /// Q5_K: Q4_K with a fifth bit per value (bit c of byte l of the 32 high-bit bytes).
@@ -255,6 +314,20 @@ impl Block for Q5K {
             let q = low[l] | (((high[l] >> c) & 1) << 4);
             madd::<FMA>(f32::from(q), s, m)
         })
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], (scale, min): &KScales, c: usize) -> Chunk {
+        // SAFETY: the caller's contract; bytes 16..48 hold the fifth bits (bit c of byte l for
+        // value l of chunk c), 48.. the nibbles.
+        let q = unsafe {
+            let low = simd::k_nibbles(block.as_ptr().add(48 + 32 * (c / 2)), c % 2 == 1);
+            let bit = x86::_mm256_set1_epi8((1u8 << c) as i8);
+            let high = x86::_mm256_and_si256(x86::_mm256_loadu_si256(block.as_ptr().add(16).cast()), bit);
+            let fifth = x86::_mm256_and_si256(x86::_mm256_cmpeq_epi8(high, bit), x86::_mm256_set1_epi8(0x10));
+            x86::_mm256_or_si256(low, fifth)
+        };
+        Chunk { q, signed: false, scale: [scale[c]; 2], offset: Some(-min[c]) }
     }
 }
 
@@ -288,6 +361,26 @@ impl Block for Q6K {
             let q = i32::from(nibble | (((high[l] >> shift) & 3) << 4)) - 32;
             q as f32 * if l < 16 { s0 } else { s1 }
         })
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd(block: &[u8], scales: &[f32; 16], c: usize) -> Chunk {
+        // SAFETY: the caller's contract; see `Q6K::chunk` for the layout.
+        let (half, k) = (c / 4, c % 4);
+        let q = unsafe {
+            let low = simd::k_nibbles(block.as_ptr().add(64 * half + 32 * (k % 2)), k >= 2);
+            let high = x86::_mm256_loadu_si256(block.as_ptr().add(128 + 32 * half).cast());
+            // The 2-bit pair at shift 2k of each byte; 16-bit shifts are safe once masked to 2 bits.
+            let pair = match k {
+                0 => high,
+                1 => x86::_mm256_srli_epi16::<2>(high),
+                2 => x86::_mm256_srli_epi16::<4>(high),
+                _ => x86::_mm256_srli_epi16::<6>(high),
+            };
+            let pair = x86::_mm256_slli_epi16::<4>(x86::_mm256_and_si256(pair, x86::_mm256_set1_epi8(3)));
+            x86::_mm256_sub_epi8(x86::_mm256_or_si256(low, pair), x86::_mm256_set1_epi8(32))
+        };
+        Chunk { q, signed: true, scale: [scales[8 * half + 2 * k], scales[8 * half + 2 * k + 1]], offset: None }
     }
 }
 

@@ -21,9 +21,12 @@
 
 mod formats;
 mod kernel;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
+pub(crate) use formats::madd;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -168,6 +171,64 @@ impl Isa {
     }
 }
 
+/// What the activations of a matrix–vector product are multiplied as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Activations {
+    /// f32: the numbers of the dequantized f32 model, up to rounding.
+    #[default]
+    F32,
+    /// Quantized to 8 bits per 32 values (scale max|x| / 127, rounded to nearest) as llama.cpp
+    /// quantizes them, then multiplied as integers: llama.cpp's arithmetic, which moves logits
+    /// (and can flip near-tied greedy choices). Packed matrices on AVX2 or AVX-512 only; f32
+    /// matrices and the portable path keep f32 activations.
+    Int8,
+}
+
+/// Activation rows quantized for [`Activations::Int8`]: per chunk of 32 values a scale, the
+/// rounded values and their sum.
+#[derive(Debug)]
+pub(crate) struct Int8Rows {
+    q: Vec<i8>,
+    d: Vec<f32>,
+    sum: Vec<i32>,
+    cols: usize,
+}
+
+impl Int8Rows {
+    /// Quantizes the rows of `xs` (`cols` wide, a multiple of 32).
+    fn new(xs: &[f32], cols: usize) -> Int8Rows {
+        let chunks = xs.len() / 32;
+        let mut rows = Int8Rows { q: vec![0; xs.len()], d: vec![0.0; chunks], sum: vec![0; chunks], cols };
+        for (((x, q), d), sum) in
+            xs.chunks_exact(32).zip(rows.q.chunks_exact_mut(32)).zip(&mut rows.d).zip(&mut rows.sum)
+        {
+            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+            *d = amax / 127.0;
+            let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+            for (q, v) in q.iter_mut().zip(x) {
+                *q = (v * inv).round() as i8;
+            }
+            *sum = q.iter().map(|&v| i32::from(v)).sum();
+        }
+        rows
+    }
+
+    /// Rows held.
+    pub(crate) fn len(&self) -> usize {
+        self.q.len() / self.cols
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn row(&self, k: usize) -> simd::Int8Row<'_> {
+        let chunks = self.cols / 32;
+        simd::Int8Row {
+            q: &self.q[k * self.cols..][..self.cols],
+            d: &self.d[k * chunks..][..chunks],
+            sum: &self.sum[k * chunks..][..chunks],
+        }
+    }
+}
+
 /// Bytes owned by something that outlives the matrix: a memory map of the whole file, or a
 /// buffer of its own.
 #[derive(Clone)]
@@ -241,7 +302,7 @@ impl QMatrix {
     /// A matrix of `format` blocks: each row is `cols / block_len` whole blocks.
     pub fn packed(bytes: Bytes, format: Format, rows: usize, cols: usize) -> Result<QMatrix> {
         let invalid = |message: String| Error::InvalidArgument { name: "matrix", message };
-        if rows == 0 || cols == 0 || cols % format.block_len() != 0 {
+        if rows == 0 || cols == 0 || !cols.is_multiple_of(format.block_len()) {
             return Err(invalid(format!(
                 "({rows}, {cols}) {format:?}: rows of {cols} are not whole blocks of {}",
                 format.block_len()
@@ -425,7 +486,7 @@ impl SharedOut {
 
 /// The number of vectors in `xs`, after checking that `xs` and `out` fit `m`.
 fn check_shapes(m: &QMatrix, xs: &[f32], out: &[f32]) -> usize {
-    assert!(xs.len() % m.cols == 0, "matvecs: {} inputs are not rows of {}", xs.len(), m.cols);
+    assert!(xs.len().is_multiple_of(m.cols), "matvecs: {} inputs are not rows of {}", xs.len(), m.cols);
     let n = xs.len() / m.cols;
     assert_eq!(out.len(), n * m.rows, "matvecs: output length");
     n
@@ -437,6 +498,15 @@ fn check_shapes(m: &QMatrix, xs: &[f32], out: &[f32]) -> usize {
 /// # Panics
 /// When a pair's shapes do not fit `xs` (every matrix must have `xs`'s width).
 pub fn matvecs_many(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32]) {
+    matvecs_many_with(jobs, xs, Activations::F32)
+}
+
+/// [`matvecs_many`] with the activations multiplied as `activations` says (where a matrix can:
+/// see [`Activations::Int8`]).
+///
+/// # Panics
+/// As [`matvecs_many`].
+pub fn matvecs_many_with(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32], activations: Activations) {
     let mut tasks = Vec::new();
     let mut outs = Vec::with_capacity(jobs.len());
     for (j, (m, out)) in jobs.iter_mut().enumerate() {
@@ -447,6 +517,10 @@ pub fn matvecs_many(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32]) {
     if outs.iter().all(|&(_, n)| n == 0) {
         return;
     }
+    // Quantized once for every matrix that reads them (all share `xs`, so one width).
+    let int8 = (activations == Activations::Int8)
+        .then(|| jobs.iter().find(|(m, _)| m.cols % 32 == 0).map(|(m, _)| Int8Rows::new(xs, m.cols)))
+        .flatten();
     let jobs = &*jobs;
     let outs = &outs;
     tasks.into_par_iter().for_each(|(j, first)| {
@@ -465,8 +539,13 @@ pub fn matvecs_many(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32]) {
             Storage::Packed { bytes, format } => {
                 let row_bytes = m.row_bytes(*format);
                 let data = &bytes.as_slice()[first * row_bytes..][..count * row_bytes];
-                // SAFETY: `m.isa` was checked available when it was set.
-                unsafe { (format.paths().rows[m.isa as usize])(data, row_bytes, xs, m.cols, sums) }
+                let paths = format.paths();
+                match (&int8, paths.rows_int8[m.isa as usize]) {
+                    // SAFETY: `m.isa` was checked available when it was set.
+                    (Some(q), Some(rows_int8)) => unsafe { rows_int8(data, row_bytes, q, sums) },
+                    // SAFETY: as above.
+                    _ => unsafe { (paths.rows[m.isa as usize])(data, row_bytes, xs, m.cols, sums) },
+                }
             }
             Storage::Dense(v) => {
                 let data = &v[first * m.cols..][..count * m.cols];
@@ -492,22 +571,25 @@ struct Paths {
     rows: [RowsFn; 3],
     /// `(whole rows' bytes, out)`.
     decode: [DecodeFn; 3],
+    /// As `rows` for 8-bit activations, where the instruction set has it.
+    rows_int8: [Option<RowsInt8Fn>; 3],
 }
 
 type RowsFn = unsafe fn(&[u8], usize, &[f32], usize, &mut [f32]);
 type DecodeFn = unsafe fn(&[u8], &mut [f32]);
+type RowsInt8Fn = unsafe fn(&[u8], usize, &Int8Rows, &mut [f32]);
 type DenseFn = unsafe fn(&[f32], &[f32], usize, &mut [f32]);
 
 /// One function per (format, instruction set), each compiled with that set's features so the
 /// generic kernels inline into vector code.
 mod paths {
     use super::formats::{self, Block};
-    use super::{DecodeFn, DenseFn, Paths, RowsFn, kernel};
+    use super::{DecodeFn, DenseFn, Paths, RowsFn, RowsInt8Fn, kernel};
 
     // Inlined into each instruction set's wrapper below, so that the whole loop is compiled with
     // that set's features.
     #[inline(always)]
-    fn rows<B: Block, const FMA: bool, const F16C: bool>(
+    fn rows<B: Block, const FMA: bool, const F16C: bool, const SIMD: u8>(
         data: &[u8],
         row_bytes: usize,
         xs: &[f32],
@@ -516,7 +598,7 @@ mod paths {
     ) {
         let n = xs.len() / cols;
         for (row, dst) in data.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
-            kernel::row_into::<B, FMA, F16C>(row, xs, cols, dst);
+            kernel::row_into::<B, FMA, F16C, SIMD>(row, xs, cols, dst);
         }
     }
 
@@ -529,23 +611,32 @@ mod paths {
     }
 
     macro_rules! isa_fns {
-        ($rows:ident, $decode:ident, $dense:ident, $features:literal) => {
+        ($rows:ident, $decode:ident, $int8:ident, $dense:ident, $simd:literal, $features:literal) => {
             /// # Safety
             /// The CPU must have the features this is compiled for.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
             unsafe fn $rows<B: Block>(data: &[u8], row_bytes: usize, xs: &[f32], cols: usize, out: &mut [f32]) {
-                rows::<B, true, true>(data, row_bytes, xs, cols, out)
+                rows::<B, true, true, $simd>(data, row_bytes, xs, cols, out)
             }
             /// # Safety
             /// As above.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
             unsafe fn $decode<B: Block>(data: &[u8], out: &mut [f32]) {
-                formats::decode::<B, true, true>(data, out)
+                // SAFETY: compiled with AVX2, FMA and F16C (the caller's contract).
+                unsafe { super::simd::decode::<B>(data, out) }
             }
             /// # Safety
             /// As above.
+            /// # Safety
+            /// As above.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = $features)]
+            unsafe fn $int8<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
+                // SAFETY: compiled with AVX2, FMA and F16C (the caller's contract).
+                unsafe { super::simd::rows_int8::<B>(data, row_bytes, xs, out) }
+            }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
             unsafe fn $dense(data: &[f32], xs: &[f32], cols: usize, out: &mut [f32]) {
@@ -553,20 +644,21 @@ mod paths {
             }
         };
     }
-    isa_fns!(rows_avx2, decode_avx2, dense_avx2, "avx2,fma,f16c");
-    isa_fns!(rows_avx512, decode_avx512, dense_avx512, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
+    isa_fns!(rows_avx2, decode_avx2, int8_avx2, dense_avx2, 1, "avx2,fma,f16c");
+    isa_fns!(rows_avx512, decode_avx512, int8_avx512, dense_avx512, 2, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
 
     const fn paths<B: Block>() -> Paths {
         #[cfg(target_arch = "x86_64")]
-        let (rows_fns, decode_fns): ([RowsFn; 3], [DecodeFn; 3]) = (
-            [rows::<B, false, false>, rows_avx2::<B>, rows_avx512::<B>],
+        let (rows_fns, decode_fns, int8_fns): ([RowsFn; 3], [DecodeFn; 3], [Option<RowsInt8Fn>; 3]) = (
+            [rows::<B, false, false, 0>, rows_avx2::<B>, rows_avx512::<B>],
             [formats::decode::<B, false, false>, decode_avx2::<B>, decode_avx512::<B>],
+            [None, Some(int8_avx2::<B>), Some(int8_avx512::<B>)],
         );
         // Off x86-64 only the portable entries are ever chosen (`Isa::available`).
         #[cfg(not(target_arch = "x86_64"))]
-        let (rows_fns, decode_fns): ([RowsFn; 3], [DecodeFn; 3]) =
-            ([rows::<B, false, false>; 3], [formats::decode::<B, false, false>; 3]);
-        Paths { len: B::LEN, bytes: B::BYTES, rows: rows_fns, decode: decode_fns }
+        let (rows_fns, decode_fns, int8_fns): ([RowsFn; 3], [DecodeFn; 3], [Option<RowsInt8Fn>; 3]) =
+            ([rows::<B, false, false, 0>; 3], [formats::decode::<B, false, false>; 3], [None; 3]);
+        Paths { len: B::LEN, bytes: B::BYTES, rows: rows_fns, decode: decode_fns, rows_int8: int8_fns }
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -190,3 +190,46 @@ fn halves_convert_exactly() {
         }
     }
 }
+
+#[test]
+fn int8_activations_are_llama_cpp_style_quantized_dots() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let simd: Vec<Isa> = available().into_iter().filter(|i| *i != Isa::Portable).collect();
+    for format in Format::ALL {
+        let cols = widths(format)[1];
+        let (m, w) = quantized(format, 21, cols, &mut rng);
+        let bytes = match &m.storage {
+            Storage::Packed { bytes, .. } => bytes.clone(),
+            Storage::Dense(_) => unreachable!(),
+        };
+        let xs = random(6 * cols, &mut rng);
+        // The reference: each chunk of 32 activations rounded to max|x|/127 steps.
+        let rounded: Vec<f32> = xs
+            .chunks(32)
+            .flat_map(|x| {
+                let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+                x.iter().map(move |v| (v * 127.0 / amax).round() * (amax / 127.0)).collect::<Vec<_>>()
+            })
+            .collect();
+        let mut by_isa = Vec::new();
+        for &isa in &simd {
+            let m = QMatrix::packed(bytes.clone(), format, 21, cols).unwrap().with_isa(isa).unwrap();
+            let mut all = vec![f32::NAN; 6 * 21];
+            matvecs_many_with(&mut [(&m, &mut all)], &xs, Activations::Int8);
+            check_products(&m, &w, &rounded, &all, &format!("{format:?} {isa:?} int8"));
+            // Not the f32 products: the rounding of activations shows.
+            let mut f32s = vec![0f32; 6 * 21];
+            m.matvecs(&xs, &mut f32s);
+            assert!(all.iter().zip(&f32s).any(|(a, b)| (a - b).abs() > 1e-4 * b.abs().max(1.0)), "{format:?}");
+            for n in [1, 4] {
+                let mut some = vec![f32::NAN; n * 21];
+                matvecs_many_with(&mut [(&m, &mut some)], &xs[..n * cols], Activations::Int8);
+                assert_eq!(some, all[..n * 21], "{format:?} {isa:?}: {n} vectors");
+            }
+            by_isa.push(all);
+        }
+        for pair in by_isa.windows(2) {
+            assert_eq!(pair[0], pair[1], "{format:?}: AVX2 and AVX-512 differ");
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The SIMD row kernels: a format's chunk is decoded with AVX2 integer instructions into 32 bytes
+//! ([`Block::chunk_simd`], next to the portable decoder in `formats`), widened to f32 and scaled,
+//! then multiplied with the activations — in registers of eight (AVX2) or sixteen (AVX-512).
+//! Both run the same operations on every value in the same order, so they agree bit for bit.
+//!
+//! Each function decodes exactly what [`Block::chunk`] decodes (the tests compare them), with the
+//! same arithmetic: the integer values are exact, then one multiply or fused multiply–add.
+
+use super::formats::Block;
+use super::kernel::{GROUP, LANES, reduce};
+use std::arch::x86_64::*;
+
+/// The 32 nibbles of 16 packed bytes in value order: low halves, then high halves.
+#[inline(always)]
+pub(crate) unsafe fn nibbles(qs: *const u8) -> __m256i {
+    // SAFETY: 16 readable bytes at `qs`, AVX2 (the caller's contract).
+    unsafe {
+        let v = _mm_loadu_si128(qs.cast());
+        let mask = _mm_set1_epi8(0x0f);
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16::<4>(v), mask), _mm_and_si128(v, mask))
+    }
+}
+
+/// 0x10 in byte `l` where bit `l` of `high` is set (the fifth bits of Q5_0 and Q5_1).
+#[inline(always)]
+pub(crate) unsafe fn fifth_bits(high: u32) -> __m256i {
+    // SAFETY: AVX2 (the caller's contract).
+    unsafe {
+        // Byte l takes byte l / 8 of `high`, then keeps bit l % 8.
+        let spread = _mm256_shuffle_epi8(
+            _mm256_set1_epi32(high as i32),
+            _mm256_setr_epi8(
+                0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+            ),
+        );
+        let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+        _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10))
+    }
+}
+
+/// The low (`high` false) or high nibbles of 32 bytes at `at`.
+#[inline(always)]
+pub(crate) unsafe fn k_nibbles(at: *const u8, high: bool) -> __m256i {
+    // SAFETY: 32 readable bytes at `at`, AVX2 (the caller's contract).
+    unsafe {
+        let v = _mm256_loadu_si256(at.cast());
+        let v = if high { _mm256_srli_epi16::<4>(v) } else { v };
+        _mm256_and_si256(v, _mm256_set1_epi8(0x0f))
+    }
+}
+
+/// A chunk's 32 integers as bytes (value order), and how they become its values:
+/// `q · scale` or `q · scale + offset` (one fused multiply–add), `scale[0]` for values 0–15 and
+/// `scale[1]` for 16–31.
+#[derive(Clone, Copy)]
+pub(crate) struct Chunk {
+    pub q: __m256i,
+    /// Whether the bytes are signed.
+    pub signed: bool,
+    pub scale: [f32; 2],
+    pub offset: Option<f32>,
+}
+
+/// The chunk's values in four registers of eight (AVX2).
+#[inline(always)]
+unsafe fn values256(ch: Chunk) -> [__m256; 4] {
+    // SAFETY: AVX2 and FMA (the caller's contract).
+    unsafe {
+        let (lo, hi) = (_mm256_castsi256_si128(ch.q), _mm256_extracti128_si256::<1>(ch.q));
+        let parts = [lo, _mm_srli_si128::<8>(lo), hi, _mm_srli_si128::<8>(hi)];
+        let ints =
+            if ch.signed { parts.map(|p| _mm256_cvtepi8_epi32(p)) } else { parts.map(|p| _mm256_cvtepu8_epi32(p)) };
+        let (s0, s1) = (_mm256_set1_ps(ch.scale[0]), _mm256_set1_ps(ch.scale[1]));
+        let scale = [s0, s0, s1, s1];
+        std::array::from_fn(|r| {
+            let v = _mm256_cvtepi32_ps(ints[r]);
+            match ch.offset {
+                Some(m) => _mm256_fmadd_ps(v, scale[r], _mm256_set1_ps(m)),
+                None => _mm256_mul_ps(v, scale[r]),
+            }
+        })
+    }
+}
+
+/// The chunk's values in two registers of sixteen (AVX-512): the same operations per value as
+/// [`values256`].
+#[inline(always)]
+unsafe fn values512(ch: Chunk) -> [__m512; 2] {
+    // SAFETY: AVX-512F and FMA (the caller's contract).
+    unsafe {
+        let halves = [_mm256_castsi256_si128(ch.q), _mm256_extracti128_si256::<1>(ch.q)];
+        std::array::from_fn(|r| {
+            let ints = if ch.signed { _mm512_cvtepi8_epi32(halves[r]) } else { _mm512_cvtepu8_epi32(halves[r]) };
+            let v = _mm512_cvtepi32_ps(ints);
+            let scale = _mm512_set1_ps(ch.scale[r]);
+            match ch.offset {
+                Some(m) => _mm512_fmadd_ps(v, scale, _mm512_set1_ps(m)),
+                None => _mm512_mul_ps(v, scale),
+            }
+        })
+    }
+}
+
+/// `row · xs[k]` for each of `N` vectors, with the lanes and tree of [`super::kernel::row_dots`]:
+/// lane `l` in register `l / 8`, lane `l % 8`.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C; `row` holds whole blocks and every `xs[k]` at least as
+/// many values.
+#[inline(always)]
+pub(crate) unsafe fn row_dots256<B: Block, const N: usize>(row: &[u8], xs: [&[f32]; N]) -> [f32; N] {
+    debug_assert!(xs.iter().all(|x| x.len() >= row.len() / B::BYTES * B::LEN));
+    // SAFETY: the caller's contract: the features, and every load inside `row` and `xs`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); 4]; N];
+        for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
+            let header = B::header::<true>(block);
+            for c in 0..B::LEN / 32 {
+                let w = values256(B::chunk_simd(block, &header, c));
+                let at = b * B::LEN + 32 * c;
+                for (a, x) in acc.iter_mut().zip(&xs) {
+                    let x = x.as_ptr().add(at);
+                    for r in 0..4 {
+                        a[r] = _mm256_fmadd_ps(w[r], _mm256_loadu_ps(x.add(8 * r)), a[r]);
+                    }
+                }
+            }
+        }
+        acc.map(|a| {
+            let mut lanes = [0f32; LANES];
+            for (r, v) in a.iter().enumerate() {
+                _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * r), *v);
+            }
+            reduce(&lanes)
+        })
+    }
+}
+
+/// [`row_dots256`] in registers of sixteen: lane `l` in register `l / 16`, the same sums.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C; the shapes as [`row_dots256`].
+#[inline(always)]
+pub(crate) unsafe fn row_dots512<B: Block, const N: usize>(row: &[u8], xs: [&[f32]; N]) -> [f32; N] {
+    debug_assert!(xs.iter().all(|x| x.len() >= row.len() / B::BYTES * B::LEN));
+    // SAFETY: the caller's contract: the features, and every load inside `row` and `xs`.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); 2]; N];
+        for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
+            let header = B::header::<true>(block);
+            for c in 0..B::LEN / 32 {
+                let w = values512(B::chunk_simd(block, &header, c));
+                let at = b * B::LEN + 32 * c;
+                for (a, x) in acc.iter_mut().zip(&xs) {
+                    let x = x.as_ptr().add(at);
+                    a[0] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(x), a[0]);
+                    a[1] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(x.add(16)), a[1]);
+                }
+            }
+        }
+        acc.map(|a| {
+            let mut lanes = [0f32; LANES];
+            _mm512_storeu_ps(lanes.as_mut_ptr(), a[0]);
+            _mm512_storeu_ps(lanes.as_mut_ptr().add(16), a[1]);
+            reduce(&lanes)
+        })
+    }
+}
+
+/// Decodes whole blocks of `data` into `out`, as [`super::formats::decode`].
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C; `out` holds `LEN` values per block of `data`.
+#[inline(always)]
+pub(crate) unsafe fn decode<B: Block>(data: &[u8], out: &mut [f32]) {
+    for (block, values) in data.chunks_exact(B::BYTES).zip(out.chunks_exact_mut(B::LEN)) {
+        let header = B::header::<true>(block);
+        for (c, dst) in values.chunks_exact_mut(32).enumerate() {
+            // SAFETY: the caller's contract; `dst` is 32 values.
+            unsafe {
+                let w = values256(B::chunk_simd(block, &header, c));
+                for (r, v) in w.iter().enumerate() {
+                    _mm256_storeu_ps(dst.as_mut_ptr().add(8 * r), *v);
+                }
+            }
+        }
+    }
+}
+
+/// One activation row quantized to 8 bits per chunk of 32 (see [`super::Int8Rows`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Int8Row<'a> {
+    pub q: &'a [i8],
+    pub d: &'a [f32],
+    pub sum: &'a [i32],
+}
+
+/// `row · xs[k]` for 8-bit activations: each chunk's integers multiplied exactly (pairs of byte
+/// products summed in 16 bits, then in 32: |q| ≤ 128 and |x| ≤ 127 cannot saturate), then
+/// scaled; offsets (Q4_1, Q5_1, K-quants' minimums) through the chunk's sum of activations.
+/// Eight running lanes plus one offset sum per vector, the same whatever `N`.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C; `row` holds whole blocks and every activation row at
+/// least as many values.
+#[inline(always)]
+pub(crate) unsafe fn row_dots_int8<B: Block, const N: usize>(row: &[u8], xs: [Int8Row<'_>; N]) -> [f32; N] {
+    debug_assert!(xs.iter().all(|x| x.q.len() >= row.len() / B::BYTES * B::LEN));
+    // SAFETY: the caller's contract: the features, and every load inside `row` and `xs`.
+    unsafe {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut offsets = [0f32; N];
+        for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
+            let header = B::header::<true>(block);
+            for c in 0..B::LEN / 32 {
+                let ch = B::chunk_simd(block, &header, c);
+                let chunk = b * B::LEN / 32 + c;
+                // maddubs multiplies unsigned by signed bytes: signed weights lend their sign to x.
+                let weights = if ch.signed { _mm256_abs_epi8(ch.q) } else { ch.q };
+                // Lanes 0–3 hold values 0–15, lanes 4–7 values 16–31.
+                let scale = _mm256_set_m128(_mm_set1_ps(ch.scale[1]), _mm_set1_ps(ch.scale[0]));
+                for ((a, o), x) in acc.iter_mut().zip(&mut offsets).zip(&xs) {
+                    let xq = _mm256_loadu_si256(x.q.as_ptr().add(32 * chunk).cast());
+                    let xq = if ch.signed { _mm256_sign_epi8(xq, ch.q) } else { xq };
+                    let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(weights, xq), ones);
+                    let d = x.d[chunk];
+                    *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(scale, _mm256_set1_ps(d)), *a);
+                    if let Some(m) = ch.offset {
+                        *o = (m * d).mul_add(x.sum[chunk] as f32, *o);
+                    }
+                }
+            }
+        }
+        let mut out = [0f32; N];
+        for ((o, a), off) in out.iter_mut().zip(&acc).zip(&offsets) {
+            let mut lanes = [0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
+            *o =
+                ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7])) + off;
+        }
+        out
+    }
+}
+
+/// [`row_dots_int8`] of each row of `data` with every activation row of `xs`, [`GROUP`] per pass;
+/// `out` is (rows, n).
+///
+/// # Safety
+/// As [`row_dots_int8`].
+#[inline(always)]
+pub(crate) unsafe fn rows_int8<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
+    let n = xs.len();
+    for (row, dst) in data.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
+        let mut k = 0;
+        while k < n {
+            let x = |i: usize| xs.row(k + i);
+            // SAFETY: the caller's contract.
+            unsafe {
+                match n - k {
+                    1 => dst[k] = row_dots_int8::<B, 1>(row, [x(0)])[0],
+                    2 => dst[k..k + 2].copy_from_slice(&row_dots_int8::<B, 2>(row, [x(0), x(1)])),
+                    3 => dst[k..k + 3].copy_from_slice(&row_dots_int8::<B, 3>(row, [x(0), x(1), x(2)])),
+                    _ => dst[k..k + GROUP].copy_from_slice(&row_dots_int8::<B, GROUP>(row, [x(0), x(1), x(2), x(3)])),
+                }
+            }
+            k += (n - k).min(GROUP);
+        }
+    }
+}
