@@ -8,7 +8,8 @@
 //! Per model group: `load` opens the file and runs a 16-token prompt (a node's start-up);
 //! `prefill/830` runs an 830-token prompt (a CNN/DailyMail prompt's length) from an empty cache;
 //! `decode/64` runs 64 single-token greedy steps after a 16-token prompt, `decode_long/64` after
-//! the 830-token one; `decode_batch8/64` runs them for 8 sequences decoded together.
+//! the 830-token one; `decode_batch8/64` runs them for 8 sequences decoded together; `int8_*`
+//! the same with 8-bit activations (`GgufPrecision::Int8`, llama.cpp's arithmetic).
 //! Throughput is in tokens (elements) per second. A missing model is skipped (run
 //! scripts/fetch-models.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -97,23 +98,31 @@ fn bench_model(c: &mut Criterion, name: &str, path: &PathBuf) {
     // Several sequences decoded together: each step reads the weights once for all of them.
     g.throughput(Throughput::Elements((BATCH * DECODE_TOKENS) as u64));
     g.bench_function(format!("decode_batch{BATCH}/{DECODE_TOKENS}"), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let batch = model.batch().unwrap();
-                let slots: Vec<usize> = (0..BATCH).collect();
-                let mut next: Vec<u32> =
-                    slots.iter().map(|&s| argmax(&batch.start(s, &short[s % 4..]).unwrap())).collect();
-                let start = Instant::now();
-                for _ in 0..DECODE_TOKENS {
-                    next = batch.step(&slots, &next).unwrap().iter().map(|l| argmax(l)).collect();
-                }
-                total += start.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| decode_batch(&mut model, &short)).sum())
+    });
+    // The opt-in 8-bit activations (llama.cpp's arithmetic) for decoding steps.
+    let mut int8 = gguf::load_with(path, &device, gguf::GgufPrecision::Int8).unwrap().model;
+    g.throughput(Throughput::Elements(DECODE_TOKENS as u64));
+    g.bench_function(format!("int8_decode/{DECODE_TOKENS}"), |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| decode(&mut int8, &short)).sum())
+    });
+    g.throughput(Throughput::Elements((BATCH * DECODE_TOKENS) as u64));
+    g.bench_function(format!("int8_decode_batch{BATCH}/{DECODE_TOKENS}"), |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| decode_batch(&mut int8, &short)).sum())
     });
     g.finish();
+}
+
+/// Time of `DECODE_TOKENS` greedy steps of `BATCH` sequences decoded together.
+fn decode_batch(model: &mut gguf::GgufModel, short: &[u32]) -> Duration {
+    let batch = model.batch().unwrap();
+    let slots: Vec<usize> = (0..BATCH).collect();
+    let mut next: Vec<u32> = slots.iter().map(|&s| argmax(&batch.start(s, &short[s % 4..]).unwrap())).collect();
+    let start = Instant::now();
+    for _ in 0..DECODE_TOKENS {
+        next = batch.step(&slots, &next).unwrap().iter().map(|l| argmax(l)).collect();
+    }
+    start.elapsed()
 }
 
 fn bench(c: &mut Criterion) {

@@ -565,7 +565,7 @@ impl Decoder {
             rms_norm(&x, &layer.ffn_norm, eps, &mut h);
             products(&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)], &h, rows, acts);
             match self.flavor.activation {
-                Activation::Silu => gate.iter_mut().zip(&up).for_each(|(g, u)| *g = *g / (1.0 + (-*g).exp()) * u),
+                Activation::Silu => gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u),
                 Activation::GeluTanh => gate.iter_mut().zip(&up).for_each(|(g, u)| *g = gelu_tanh(*g) * u),
             }
             products(&mut [(&layer.down, &mut o)], &gate, rows, acts);
@@ -623,6 +623,13 @@ fn inv_rms(row: &[f32], eps: f32) -> f32 {
     }
     let sum = lanes.iter().sum::<f32>() + row[full..].iter().map(|v| v * v).sum::<f32>();
     1.0 / (sum / row.len() as f32 + eps).sqrt()
+}
+
+/// x · sigmoid(x), with e^(−|x|) from [`exp_nonpositive`] (no library call; vectorizes).
+fn silu(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let sigmoid = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    x * sigmoid
 }
 
 /// GELU, tanh approximation.
@@ -780,16 +787,56 @@ thread_local! {
 
 /// Softmax of `row[first..=last]` in place; the rest of the row set to 0.
 fn softmax_range(row: &mut [f32], first: usize, last: usize) {
-    let max = row[first..=last].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f32;
-    for s in &mut row[first..=last] {
-        *s = exp_nonpositive(*s - max);
-        sum += *s;
+    #[cfg(target_arch = "x86_64")]
+    if quant::Isa::Avx2.available() {
+        #[target_feature(enable = "avx2,fma")]
+        fn fused(row: &mut [f32]) {
+            softmax::<true>(row)
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { fused(&mut row[first..=last]) };
+    } else {
+        softmax::<false>(&mut row[first..=last]);
     }
-    let inv = 1.0 / sum;
-    row[first..=last].iter_mut().for_each(|s| *s *= inv);
+    #[cfg(not(target_arch = "x86_64"))]
+    softmax::<false>(&mut row[first..=last]);
     row[..first].fill(0.0);
     row[last + 1..].fill(0.0);
+}
+
+/// Softmax in place, with sixteen running maxima and sums (vectorizes; a running fold would
+/// wait on each previous element).
+#[inline(always)]
+fn softmax<const FMA: bool>(row: &mut [f32]) {
+    let mut top = [f32::NEG_INFINITY; 16];
+    for chunk in row.chunks(16) {
+        for (t, &s) in top.iter_mut().zip(chunk) {
+            *t = t.max(s);
+        }
+    }
+    let max = tree(top, f32::max);
+    let mut sums = [0f32; 16];
+    for chunk in row.chunks_mut(16) {
+        for (s, l) in chunk.iter_mut().zip(&mut sums) {
+            *s = exp_nonpositive(*s - max);
+            *l += *s;
+        }
+    }
+    let inv = 1.0 / tree(sums, |a, b| a + b);
+    row.iter_mut().for_each(|s| *s *= inv);
+}
+
+/// Sixteen lanes combined pairwise (four dependent steps instead of fifteen).
+#[inline(always)]
+fn tree(mut lanes: [f32; 16], op: fn(f32, f32) -> f32) -> f32 {
+    let mut width = 8;
+    while width > 0 {
+        for l in 0..width {
+            lanes[l] = op(lanes[l], lanes[l + width]);
+        }
+        width /= 2;
+    }
+    lanes[0]
 }
 
 /// Rows of `len` values every `stride` values (one key/value head's cache).
@@ -834,18 +881,9 @@ fn single_query_with<const FMA: bool>(
     for (j, s) in scores.iter_mut().enumerate() {
         *s = dot::<FMA>(q, keys.row(j)) * scale;
     }
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut lanes = [0f32; 16];
-    for chunk in scores.chunks_mut(16) {
-        for (s, l) in chunk.iter_mut().zip(&mut lanes) {
-            *s = exp_nonpositive(*s - max);
-            *l += *s;
-        }
-    }
-    let inv = 1.0 / lanes.iter().sum::<f32>();
+    softmax::<FMA>(scores);
     out.fill(0.0);
     for (j, &p) in scores.iter().enumerate() {
-        let p = p * inv;
         for (o, v) in out.iter_mut().zip(values.row(j)) {
             *o = quant::madd::<FMA>(p, *v, *o);
         }
@@ -862,7 +900,7 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
             lanes[l] = quant::madd::<FMA>(x[l], y[l], lanes[l]);
         }
     }
-    lanes.iter().sum::<f32>() + a[full..].iter().zip(&b[full..]).map(|(x, y)| x * y).sum::<f32>()
+    tree(lanes, |a, b| a + b) + a[full..].iter().zip(&b[full..]).map(|(x, y)| x * y).sum::<f32>()
 }
 
 /// eˣ for x ≤ 0 in plain arithmetic (vectorizes; no library call): x = n·ln 2 + r with
@@ -1096,6 +1134,15 @@ mod tests {
         // Past −87 it stays at e⁻⁸⁷ (2e-38): nothing against a softmax's largest term, which is 1.
         for x in [-88.0, -1000.0, f32::NEG_INFINITY] {
             assert!(exp_nonpositive(x) <= 1.7e-38, "e^{x}");
+        }
+    }
+
+    #[test]
+    fn silu_matches_its_definition() {
+        for i in -20_000..=20_000 {
+            let x = i as f32 / 1000.0;
+            let want = f64::from(x) / (1.0 + (-f64::from(x)).exp());
+            assert!((f64::from(silu(x)) - want).abs() <= 1e-6 * want.abs().max(1e-3), "silu({x})");
         }
     }
 

@@ -255,7 +255,14 @@ pub(crate) type KScales = ([f32; 8], [f32; 8]);
 fn k_scales<const F16C: bool>(block: &[u8]) -> KScales {
     let (d, dmin) = (half_at::<F16C>(block, 0), half_at::<F16C>(block, 2));
     let (scales, mins) = scales_mins(bytes::<12>(block, 4));
-    (std::array::from_fn(|j| d * f32::from(scales[j])), std::array::from_fn(|j| dmin * f32::from(mins[j])))
+    // Loops, not `from_fn` closures: headers are decoded inside the SIMD kernels too, and a
+    // closure is compiled (and called) without their target features.
+    let mut out = ([0f32; 8], [0f32; 8]);
+    for j in 0..8 {
+        out.0[j] = d * f32::from(scales[j]);
+        out.1[j] = dmin * f32::from(mins[j]);
+    }
+    out
 }
 
 /// The 32 low or high nibbles (chunk parity) of the 32 bytes a K-quant chunk pair shares.
@@ -344,7 +351,11 @@ impl Block for Q6K {
     fn header<const F16C: bool>(block: &[u8]) -> [f32; 16] {
         let d = half_at::<F16C>(block, 208);
         let scales = bytes::<16>(block, 192);
-        std::array::from_fn(|j| d * f32::from(scales[j] as i8))
+        let mut out = [0f32; 16];
+        for (o, &s) in out.iter_mut().zip(scales) {
+            *o = d * f32::from(s as i8);
+        }
+        out
     }
     #[inline(always)]
     fn chunk<const FMA: bool>(block: &[u8], scales: &[f32; 16], c: usize) -> [f32; 32] {

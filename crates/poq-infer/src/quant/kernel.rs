@@ -38,9 +38,19 @@ pub(crate) fn row_dots<B: Block, const N: usize, const FMA: bool, const F16C: bo
 /// The lanes added in a fixed tree.
 #[inline(always)]
 pub(crate) fn reduce(a: &[f32; LANES]) -> f32 {
-    let s16: [f32; 16] = std::array::from_fn(|l| a[l] + a[l + 16]);
-    let s8: [f32; 8] = std::array::from_fn(|l| s16[l] + s16[l + 8]);
-    let s4: [f32; 4] = std::array::from_fn(|l| s8[l] + s8[l + 4]);
+    // Plain loops, not closures: this runs inside the SIMD kernels (see `simd`).
+    let mut s16 = [0f32; 16];
+    for l in 0..16 {
+        s16[l] = a[l] + a[l + 16];
+    }
+    let mut s8 = [0f32; 8];
+    for l in 0..8 {
+        s8[l] = s16[l] + s16[l + 8];
+    }
+    let mut s4 = [0f32; 4];
+    for l in 0..4 {
+        s4[l] = s8[l] + s8[l + 4];
+    }
     (s4[0] + s4[2]) + (s4[1] + s4[3])
 }
 

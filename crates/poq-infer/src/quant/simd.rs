@@ -62,23 +62,27 @@ pub(crate) struct Chunk {
 }
 
 /// The chunk's values in four registers of eight (AVX2).
+///
+/// No closures here or in the kernels below: a closure is not compiled with its caller's
+/// target features, so the intrinsics inside it became out-of-line calls (a third of the time).
 #[inline(always)]
 unsafe fn values256(ch: Chunk) -> [__m256; 4] {
     // SAFETY: AVX2 and FMA (the caller's contract).
     unsafe {
         let (lo, hi) = (_mm256_castsi256_si128(ch.q), _mm256_extracti128_si256::<1>(ch.q));
         let parts = [lo, _mm_srli_si128::<8>(lo), hi, _mm_srli_si128::<8>(hi)];
-        let ints =
-            if ch.signed { parts.map(|p| _mm256_cvtepi8_epi32(p)) } else { parts.map(|p| _mm256_cvtepu8_epi32(p)) };
         let (s0, s1) = (_mm256_set1_ps(ch.scale[0]), _mm256_set1_ps(ch.scale[1]));
         let scale = [s0, s0, s1, s1];
-        std::array::from_fn(|r| {
-            let v = _mm256_cvtepi32_ps(ints[r]);
-            match ch.offset {
+        let mut out = [_mm256_setzero_ps(); 4];
+        for r in 0..4 {
+            let ints = if ch.signed { _mm256_cvtepi8_epi32(parts[r]) } else { _mm256_cvtepu8_epi32(parts[r]) };
+            let v = _mm256_cvtepi32_ps(ints);
+            out[r] = match ch.offset {
                 Some(m) => _mm256_fmadd_ps(v, scale[r], _mm256_set1_ps(m)),
                 None => _mm256_mul_ps(v, scale[r]),
-            }
-        })
+            };
+        }
+        out
     }
 }
 
@@ -89,15 +93,17 @@ unsafe fn values512(ch: Chunk) -> [__m512; 2] {
     // SAFETY: AVX-512F and FMA (the caller's contract).
     unsafe {
         let halves = [_mm256_castsi256_si128(ch.q), _mm256_extracti128_si256::<1>(ch.q)];
-        std::array::from_fn(|r| {
+        let mut out = [_mm512_setzero_ps(); 2];
+        for r in 0..2 {
             let ints = if ch.signed { _mm512_cvtepi8_epi32(halves[r]) } else { _mm512_cvtepu8_epi32(halves[r]) };
             let v = _mm512_cvtepi32_ps(ints);
             let scale = _mm512_set1_ps(ch.scale[r]);
-            match ch.offset {
+            out[r] = match ch.offset {
                 Some(m) => _mm512_fmadd_ps(v, scale, _mm512_set1_ps(m)),
                 None => _mm512_mul_ps(v, scale),
-            }
-        })
+            };
+        }
+        out
     }
 }
 
@@ -126,13 +132,15 @@ pub(crate) unsafe fn row_dots256<B: Block, const N: usize>(row: &[u8], xs: [&[f3
                 }
             }
         }
-        acc.map(|a| {
+        let mut out = [0f32; N];
+        for (o, a) in out.iter_mut().zip(&acc) {
             let mut lanes = [0f32; LANES];
             for (r, v) in a.iter().enumerate() {
                 _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * r), *v);
             }
-            reduce(&lanes)
-        })
+            *o = reduce(&lanes);
+        }
+        out
     }
 }
 
@@ -158,12 +166,14 @@ pub(crate) unsafe fn row_dots512<B: Block, const N: usize>(row: &[u8], xs: [&[f3
                 }
             }
         }
-        acc.map(|a| {
+        let mut out = [0f32; N];
+        for (o, a) in out.iter_mut().zip(&acc) {
             let mut lanes = [0f32; LANES];
             _mm512_storeu_ps(lanes.as_mut_ptr(), a[0]);
             _mm512_storeu_ps(lanes.as_mut_ptr().add(16), a[1]);
-            reduce(&lanes)
-        })
+            *o = reduce(&lanes);
+        }
+        out
     }
 }
 
