@@ -10,6 +10,8 @@ use super::formats::{Block, madd};
 
 /// Vectors multiplied per pass over a row (each row is read once per pass).
 pub(crate) const GROUP: usize = 4;
+/// Vectors per pass on AVX-512.
+pub(crate) const WIDE_GROUP: usize = 8;
 /// Running sums per vector.
 pub(crate) const LANES: usize = 32;
 
@@ -68,6 +70,14 @@ pub(crate) fn row_into<B: Block, const FMA: bool, const F16C: bool, const SIMD: 
     let mut k = 0;
     while k < out.len() {
         let left = out.len() - k;
+        // AVX-512's 32 registers hold eight vectors' sums: one pass over the row for a full
+        // decoding batch. (Each vector's sums are the same whichever pass takes it.)
+        if SIMD == 2 && left >= WIDE_GROUP {
+            let xs: [&[f32]; WIDE_GROUP] = std::array::from_fn(|i| x(k + i));
+            out[k..k + WIDE_GROUP].copy_from_slice(&dots::<B, WIDE_GROUP, FMA, F16C, SIMD>(row, xs));
+            k += WIDE_GROUP;
+            continue;
+        }
         match left {
             1 => out[k] = dots::<B, 1, FMA, F16C, SIMD>(row, [x(k)])[0],
             2 => out[k..k + 2].copy_from_slice(&dots::<B, 2, FMA, F16C, SIMD>(row, [x(k), x(k + 1)])),
