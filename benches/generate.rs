@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use poq::infer::gguf;
 use poq::infer::sampling::argmax;
 use poq::infer::{CausalLm, LoadOptions, TextTokenizer};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const SHORT_TOKENS: usize = 16;
@@ -64,7 +64,7 @@ fn decode(model: &mut gguf::GgufModel, prompt: &[u32]) -> Duration {
     start.elapsed()
 }
 
-fn bench_model(c: &mut Criterion, name: &str, path: &PathBuf) {
+fn bench_model(c: &mut Criterion, name: &str, path: &Path) {
     let device = LoadOptions::default().device;
     let file = gguf::load(path, &device).unwrap();
     let mut model = file.model;
