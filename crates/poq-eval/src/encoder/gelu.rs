@@ -31,9 +31,8 @@ impl CustomOp1 for GeluErf {
         let src = &data[start..end];
         let mut dst = vec![0f32; src.len()];
         dst.par_chunks_mut(8192).zip(src.par_chunks(8192)).for_each(|(d, s)| {
-            for (o, &v) in d.iter_mut().zip(s) {
-                *o = gelu(v);
-            }
+            d.copy_from_slice(s);
+            super::wide::gelu(d);
         });
         Ok((CpuStorage::F32(dst), layout.shape().clone()))
     }

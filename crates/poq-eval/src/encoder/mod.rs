@@ -8,6 +8,7 @@ mod layers;
 mod packed;
 mod pooling;
 mod weights;
+mod wide;
 
 use candle_core::{Device, Tensor};
 use tokenizers::{EncodeInput, Encoding, Tokenizer};

@@ -16,6 +16,7 @@ use std::ops::Deref;
 
 use super::config::{Activation, relative_bucket};
 use super::layers::Transformer;
+use super::wide;
 use crate::{Error, Result};
 
 /// A read view of a contiguous f32 CPU tensor (holding candle's storage lock).
@@ -116,46 +117,12 @@ fn fill_bias(x: &mut [f32], bias: &[f32]) {
 
 /// `x[i] += bias[i % n]`.
 fn add_bias(x: &mut [f32], bias: &[f32]) {
-    x.par_chunks_mut(bias.len() * 64)
-        .for_each(|c| c.chunks_mut(bias.len()).for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v += b)));
+    x.par_chunks_mut(bias.len() * 64).for_each(|c| wide::add_bias(c, bias));
 }
 
-/// Σ f(x) over `x` in eight interleaved partial sums: a single running f32 sum is one long chain
-/// of dependent adds that LLVM may not vectorize (it would reorder the additions).
-#[inline(always)]
-fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-    for c in chunks {
-        acc.iter_mut().zip(c).for_each(|(a, &v)| *a += f(v));
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// Layer norm of every row in place (two passes in f32, as PyTorch's CPU kernel accumulates).
+/// Layer norm of every row in place.
 fn layer_norm(x: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
-    let h = w.len();
-    x.par_chunks_mut(h * 16).for_each(|c| {
-        for r in c.chunks_mut(h) {
-            let mean = lane_sum(r, |v| v) / h as f32;
-            let var = lane_sum(r, |v| (v - mean) * (v - mean)) / h as f32;
-            let inv = 1.0 / (var + eps).sqrt();
-            for ((v, &g), &o) in r.iter_mut().zip(w).zip(b) {
-                *v = (*v - mean) * inv * g + o;
-            }
-        }
-    });
-}
-
-/// Softmax of each row of `s` (`l` wide) in place.
-fn softmax_rows(s: &mut [f32], l: usize) {
-    for r in s.chunks_mut(l) {
-        let max = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        r.iter_mut().for_each(|v| *v = super::gelu::exp_neg(max - *v));
-        let inv = 1.0 / lane_sum(r, |v| v);
-        r.iter_mut().for_each(|v| *v *= inv);
-    }
+    x.par_chunks_mut(w.len() * 16).for_each(|c| wide::layer_norm(c, w, b, eps));
 }
 
 /// Splits `x` into the row blocks of consecutive sequences (`h` columns, `lengths` rows each).
@@ -273,7 +240,7 @@ impl Transformer {
                         }
                         let k = Strided { data: k, rs: 1, cs: 3 * h };
                         matmul(&mut p, len, q, k, (len, d, len), rel.is_some(), 1);
-                        softmax_rows(&mut p, len);
+                        wide::softmax(&mut p, len);
                         let v = Strided::rows(&base[2 * h + col..], 3 * h);
                         matmul(&mut out[col..], h, Strided::rows(&p, len), v, (len, len, d), true, 1);
                     }
@@ -317,7 +284,7 @@ fn relative_rows(table: &Tensor, heads: usize, longest: usize) -> Result<Vec<f32
 
 fn activate(x: &mut [f32], act: Activation) {
     x.par_chunks_mut(8192).for_each(|c| match act {
-        Activation::Gelu => c.iter_mut().for_each(|v| *v = super::gelu::gelu(*v)),
+        Activation::Gelu => wide::gelu(c),
         Activation::GeluTanh => c.iter_mut().for_each(|v| *v = super::gelu::gelu_tanh(*v)),
         Activation::Relu => c.iter_mut().for_each(|v| *v = v.max(0.0)),
     });
