@@ -710,71 +710,47 @@ fn head_attention(t: &HeadTask<'_>, shape: Heads, window: Option<usize>, q: &[f3
         scores.clear();
         scores.resize(t.tokens * seen, 0.0);
         let queries = &q[t.row * q_dim + t.head * hd..];
+        let out = att.at(t.row * q_dim + t.head * hd);
         if t.tokens == 1 {
-            let out = att.at(t.row * q_dim + t.head * hd);
             // SAFETY: this head's `hd` columns of the step's row of `att`, written by this task only.
             let out = unsafe { std::slice::from_raw_parts_mut(out, hd) };
             let keys = Strided { data: keys, stride: kv_dim, len: hd };
             let values = Strided { data: values, stride: kv_dim, len: hd };
             return single_query(&queries[..hd], keys, values, scale, scores, out);
-        } else {
-            // SAFETY: (tokens, hd) queries with row stride q_dim and (hd, seen) keys with column
-            // stride kv_dim lie inside `q` and the cache; `scores` is (tokens, seen).
-            unsafe {
-                gemm::gemm(
-                    t.tokens,
-                    seen,
-                    hd,
-                    scores.as_mut_ptr(),
-                    1,
-                    seen as isize,
-                    false,
-                    queries.as_ptr(),
-                    1,
-                    q_dim as isize,
-                    keys.as_ptr(),
-                    kv_dim as isize,
-                    1,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            };
         }
+        // SAFETY: (tokens, hd) queries with row stride q_dim and (seen, hd) keys with row stride
+        // kv_dim lie inside `q` and the cache; `scores` is (tokens, seen).
+        unsafe {
+            quant::gemm_rows(
+                t.tokens,
+                seen,
+                hd,
+                (scores.as_mut_ptr(), seen),
+                (queries.as_ptr(), q_dim),
+                (keys.as_ptr(), kv_dim),
+                true,
+                scale,
+            )
+        };
         for (i, row) in scores.chunks_exact_mut(seen).enumerate() {
             // Query i sees keys up to its own position, and within its window.
             let last = t.pos + i - from;
             let first = window.map_or(0, |w| (t.pos + i + 1).saturating_sub(w).saturating_sub(from));
             softmax_range(row, first, last);
         }
-        let out = att.at(t.row * q_dim + t.head * hd);
         // SAFETY: `scores` is (tokens, seen), the values (seen, hd) with row stride kv_dim lie in
         // the cache, and the destination (tokens, hd) with row stride q_dim is this head's columns
         // of the step's rows of `att`, written by this task only.
         unsafe {
-            gemm::gemm(
+            quant::gemm_rows(
                 t.tokens,
                 hd,
                 seen,
-                out,
-                1,
-                q_dim as isize,
+                (out, q_dim),
+                (scores.as_ptr(), seen),
+                (values.as_ptr(), kv_dim),
                 false,
-                scores.as_ptr(),
-                1,
-                seen as isize,
-                values.as_ptr(),
-                1,
-                kv_dim as isize,
-                0.0,
                 1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             )
         };
     });

@@ -10,7 +10,7 @@ use candle_core::quantized::gguf_file::{Content, Value};
 /// Longest context we build rotary tables for (2^20 positions; real models declare up to 2^17).
 pub const MAX_CONTEXT: usize = 1 << 20;
 /// Widest attention head accepted (real models use 64–256).
-pub const MAX_HEAD_DIM: usize = 1024;
+const MAX_HEAD_DIM: usize = 1024;
 /// Largest rotary table (cos or sin, f32 elements) a header may ask for: 512 MiB.
 const MAX_ROPE_TABLE: usize = 1 << 27;
 

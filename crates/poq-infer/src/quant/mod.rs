@@ -76,17 +76,7 @@ impl Format {
 
     /// The format of a GGML tensor type, if it is one of ours.
     pub fn of(dtype: GgmlDType) -> Option<Format> {
-        Some(match dtype {
-            GgmlDType::Q4_0 => Format::Q4_0,
-            GgmlDType::Q4_1 => Format::Q4_1,
-            GgmlDType::Q5_0 => Format::Q5_0,
-            GgmlDType::Q5_1 => Format::Q5_1,
-            GgmlDType::Q8_0 => Format::Q8_0,
-            GgmlDType::Q4K => Format::Q4_K,
-            GgmlDType::Q5K => Format::Q5_K,
-            GgmlDType::Q6K => Format::Q6_K,
-            _ => return None,
-        })
+        Format::ALL.into_iter().find(|f| f.ggml() == dtype)
     }
 
     /// The GGML tensor type.
@@ -419,33 +409,11 @@ impl QMatrix {
         (0..rows.div_ceil(TILE_ROWS)).into_par_iter().for_each(|tile| {
             let first = tile * TILE_ROWS;
             let count = TILE_ROWS.min(rows - first);
-            let product = |w: &[f32]| {
-                // SAFETY: `w` is (count, cols), `xs` is (n, cols) and the destination block
-                // (n rows, columns first..first + count, row stride `rows`) lies inside `out`;
-                // tiles write disjoint columns.
-                unsafe {
-                    gemm::gemm(
-                        n,
-                        count,
-                        cols,
-                        dst.at(first),
-                        1,
-                        rows as isize,
-                        false,
-                        xs.as_ptr(),
-                        1,
-                        cols as isize,
-                        w.as_ptr(),
-                        cols as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
+            // SAFETY: `w` is (count, cols), `xs` is (n, cols) and the destination block (n rows,
+            // columns first..first + count, row stride `rows`) lies inside `out`; tiles write
+            // disjoint columns.
+            let product = |w: &[f32]| unsafe {
+                gemm_rows(n, count, cols, (dst.at(first), rows), (xs.as_ptr(), cols), (w.as_ptr(), cols), true, 1.0)
             };
             match &self.storage {
                 Storage::Dense(v) => product(&v[first * cols..][..count * cols]),
@@ -456,6 +424,52 @@ impl QMatrix {
                 }),
             }
         });
+    }
+}
+
+/// `dst = scale · lhs · rhs`, or `scale · lhs · rhsᵀ` when `rhs_transposed`, on the calling
+/// thread: `lhs` is (m, k), `rhs` (k, n) or, transposed, (n, k), `dst` (m, n). Each matrix is
+/// given as its first element and the distance between its rows; the values of a row are
+/// contiguous.
+///
+/// # Safety
+/// Every row of the three matrices must lie inside its allocation, and nothing else may touch
+/// `dst`'s elements meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_rows(
+    m: usize,
+    n: usize,
+    k: usize,
+    (dst, dst_stride): (*mut f32, usize),
+    (lhs, lhs_stride): (*const f32, usize),
+    (rhs, rhs_stride): (*const f32, usize),
+    rhs_transposed: bool,
+    scale: f32,
+) {
+    let (rhs_cs, rhs_rs) = if rhs_transposed { (rhs_stride, 1) } else { (1, rhs_stride) };
+    // SAFETY: the caller's contract; gemm reads and writes only inside the shapes given.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_stride as isize,
+            false,
+            lhs,
+            1,
+            lhs_stride as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
     }
 }
 
