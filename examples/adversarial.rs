@@ -12,7 +12,7 @@
 use clap::Parser;
 use poq::sim::output::write_csv_file;
 use poq::sim::sweep::{Sweep, run_sweep};
-use poq::sim::{Cost, EvaluatorNode, NodeKind, PAPER_INFERENCE, Report, Scenario, ScoreModel, inference_node};
+use poq::sim::{Audit, Cost, EvaluatorNode, NodeKind, PAPER_INFERENCE, Report, Scenario, ScoreModel, inference_node};
 use poq::svg::{LineChart, Series};
 use std::path::PathBuf;
 
@@ -65,6 +65,7 @@ fn base(args: &Args) -> Scenario {
         .collect();
     let mut sc = Scenario::new(inference, evaluators);
     sc.name = "adversarial".into();
+    sc.audit = Audit::RECOMMENDED;
     sc.rounds = args.rounds;
     sc.seed = args.seed;
     sc

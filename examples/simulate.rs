@@ -82,7 +82,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     if let Some(n) = args.threads {
-        poq::sim::init_threads(n)?;
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
     }
     let mut base = load(&args.scenario)?;
     if let Some(r) = args.rounds {
@@ -97,7 +97,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if sweep.is_empty() {
         let engine = Engine::new(&base)?;
         let start = std::time::Instant::now();
-        let report = engine.run(RunOptions { progress: !args.quiet, transcripts: None })?;
+        let report = engine.run(RunOptions::default().progress(!args.quiet))?;
         let secs = start.elapsed().as_secs_f64();
         println!(
             "scenario `{}`: {} rounds, seed {}, {:.1} ms ({:.3e} rounds/s)\n",

@@ -200,6 +200,7 @@ fn measured_scenario(m: &Measured, cfg: &Config) -> Option<Scenario> {
     let k = evaluators.len().min(3);
     let mut sc = Scenario::new(inference, evaluators);
     sc.name = "measured".into();
+    sc.audit = poq_sim::Audit::RECOMMENDED; // as before `Scenario::new` stopped turning audits on
     sc.k = k;
     sc.prompts = m.prompts.len();
     sc.rounds = cfg.rounds;

@@ -217,7 +217,16 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
 }
 
 fn bar(len: usize, show: bool, what: &str) -> indicatif::ProgressBar {
-    let pb = poq_sim::progress_bar(len as u64, show);
+    use std::io::IsTerminal;
+    let pb = if show && std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(len as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     pb.set_message(what.to_owned());
     pb
 }

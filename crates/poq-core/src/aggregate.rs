@@ -140,6 +140,7 @@ impl TrimmedMean {
     }
 
     /// The trimmed fraction at each end.
+    #[must_use]
     pub fn fraction(&self) -> f64 {
         self.fraction
     }
@@ -188,6 +189,7 @@ impl YumaConsensus {
     }
 
     /// The supporting stake quantile.
+    #[must_use]
     pub fn kappa(&self) -> f64 {
         self.kappa
     }
@@ -315,6 +317,7 @@ impl AdaptiveTrust {
     }
 
     /// Current weights, indexed by evaluator id.
+    #[must_use]
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }

@@ -15,6 +15,7 @@ pub trait RewardRule: Send + Sync {
     /// A short name for reports.
     fn name(&self) -> &str;
     /// The reward for quality `q ∈ [0, 1]` at normalized cost `c ∈ [0, 1]`.
+    #[must_use]
     fn reward(&self, q: f64, c: f64) -> f64;
 }
 
@@ -27,11 +28,24 @@ pub trait RewardRule: Send + Sync {
 /// # Ok::<(), poq_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LinearParams")]
 pub struct Linear {
-    /// Weight of quality.
-    pub alpha: f64,
-    /// Weight of cost.
-    pub beta: f64,
+    alpha: f64,
+    beta: f64,
+}
+
+/// [`Linear`]'s fields as read, before the checks of [`Linear::new`].
+#[derive(Deserialize)]
+struct LinearParams {
+    alpha: f64,
+    beta: f64,
+}
+
+impl TryFrom<LinearParams> for Linear {
+    type Error = Error;
+    fn try_from(p: LinearParams) -> Result<Self> {
+        Linear::new(p.alpha, p.beta)
+    }
 }
 
 impl Linear {
@@ -41,10 +55,22 @@ impl Linear {
         check_param("beta", beta, beta.is_finite() && beta >= 0.0, "must be finite and >= 0")?;
         Ok(Linear { alpha, beta })
     }
+
+    /// Weight of quality, α.
+    #[must_use]
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// Weight of cost, β.
+    #[must_use]
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
 }
 
 impl Default for Linear {
-    /// α = 1, β = 0.5 (DESIGN.md's defaults).
+    /// α = 1, β = 0.5 (the paper's weights, docs/mechanism.md).
     fn default() -> Self {
         Linear { alpha: 1.0, beta: 0.5 }
     }
@@ -68,9 +94,22 @@ impl RewardRule for Linear {
 /// # Ok::<(), poq_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "QualityPerCostParams")]
 pub struct QualityPerCost {
-    /// Keeps the cheapest node's reward finite; must be > 0.
-    pub epsilon: f64,
+    epsilon: f64,
+}
+
+/// [`QualityPerCost`]'s fields as read, before the checks of [`QualityPerCost::new`].
+#[derive(Deserialize)]
+struct QualityPerCostParams {
+    epsilon: f64,
+}
+
+impl TryFrom<QualityPerCostParams> for QualityPerCost {
+    type Error = Error;
+    fn try_from(p: QualityPerCostParams) -> Result<Self> {
+        QualityPerCost::new(p.epsilon)
+    }
 }
 
 impl QualityPerCost {
@@ -78,6 +117,12 @@ impl QualityPerCost {
     pub fn new(epsilon: f64) -> Result<Self> {
         check_param("epsilon", epsilon, epsilon.is_finite() && epsilon > 0.0, "must be finite and > 0")?;
         Ok(QualityPerCost { epsilon })
+    }
+
+    /// ε, which keeps the cheapest node's reward finite (> 0).
+    #[must_use]
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
     }
 }
 
@@ -99,11 +144,24 @@ impl RewardRule for QualityPerCost {
 /// # Ok::<(), poq_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PowerParams")]
 pub struct Power {
-    /// Exponent of quality, >= 0.
-    pub a: f64,
-    /// Exponent of (1 − cost), >= 0.
-    pub b: f64,
+    a: f64,
+    b: f64,
+}
+
+/// [`Power`]'s fields as read, before the checks of [`Power::new`].
+#[derive(Deserialize)]
+struct PowerParams {
+    a: f64,
+    b: f64,
+}
+
+impl TryFrom<PowerParams> for Power {
+    type Error = Error;
+    fn try_from(p: PowerParams) -> Result<Self> {
+        Power::new(p.a, p.b)
+    }
 }
 
 impl Power {
@@ -112,6 +170,18 @@ impl Power {
         check_param("a", a, a.is_finite() && a >= 0.0, "must be finite and >= 0")?;
         check_param("b", b, b.is_finite() && b >= 0.0, "must be finite and >= 0")?;
         Ok(Power { a, b })
+    }
+
+    /// Exponent of quality, `a` (≥ 0).
+    #[must_use]
+    pub fn a(&self) -> f64 {
+        self.a
+    }
+
+    /// Exponent of `1 − cost`, `b` (≥ 0).
+    #[must_use]
+    pub fn b(&self) -> f64 {
+        self.b
     }
 }
 
@@ -124,7 +194,8 @@ impl RewardRule for Power {
     }
 }
 
-/// Any of the built-in rules, as configuration (tagged by `rule` in JSON/TOML).
+/// Any of the built-in rules, as configuration (tagged by `rule` in JSON/TOML). Reading one checks
+/// its parameters as the rule's `new` does.
 ///
 /// ```
 /// use poq_core::{Reward, RewardRule};
@@ -145,12 +216,13 @@ pub enum Reward {
 }
 
 impl Reward {
-    /// Re-checks the parameters (deserialized values bypass the constructors).
+    /// Checks the parameters. Every way to build a rule already checks them (its `new`, and
+    /// reading it), so this holds for any value; kept for the symmetry with [`Consensus::validate`](crate::Consensus::validate).
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Reward::Linear(Linear { alpha, beta }) => Linear::new(alpha, beta).map(drop),
-            Reward::QualityPerCost(QualityPerCost { epsilon }) => QualityPerCost::new(epsilon).map(drop),
-            Reward::Power(Power { a, b }) => Power::new(a, b).map(drop),
+            Reward::Linear(r) => Linear::new(r.alpha, r.beta).map(drop),
+            Reward::QualityPerCost(r) => QualityPerCost::new(r.epsilon).map(drop),
+            Reward::Power(r) => Power::new(r.a, r.b).map(drop),
         }
     }
 }
@@ -185,6 +257,7 @@ impl RewardRule for Reward {
 /// assert_eq!(agreement(Score::new(6.0)?, Score::new(8.0)?), 0.8);
 /// # Ok::<(), poq_core::Error>(())
 /// ```
+#[must_use]
 pub fn agreement(score: Score, consensus: Score) -> f64 {
     1.0 - (score.value() - consensus.value()).abs() / 10.0
 }
@@ -249,8 +322,14 @@ mod tests {
         assert!(Linear::new(1.0, -0.5).is_err());
         assert!(QualityPerCost::new(0.0).is_err());
         assert!(Power::new(1.0, f64::INFINITY).is_err());
-        let bad: Reward = serde_json::from_str(r#"{"rule":"linear","alpha":1.0,"beta":-1.0}"#).unwrap();
-        assert!(bad.validate().unwrap_err().to_string().contains("beta"));
+        // Reading a rule checks it as `new` does: no `QualityPerCost { epsilon: 0 }` through serde either.
+        let bad = serde_json::from_str::<Reward>(r#"{"rule":"linear","alpha":1.0,"beta":-1.0}"#).unwrap_err();
+        assert!(bad.to_string().contains("beta"), "{bad}");
+        let bad = serde_json::from_str::<Reward>(r#"{"rule":"quality_per_cost","epsilon":0.0}"#).unwrap_err();
+        assert!(bad.to_string().contains("epsilon"), "{bad}");
+        let good: Reward = serde_json::from_str(r#"{"rule":"power","a":2.0,"b":1.0}"#).unwrap();
+        assert_eq!(good, Reward::Power(Power::new(2.0, 1.0).unwrap()));
+        assert_eq!(serde_json::to_string(&good).unwrap(), r#"{"rule":"power","a":2.0,"b":1.0}"#);
     }
 
     #[test]

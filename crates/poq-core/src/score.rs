@@ -56,11 +56,13 @@ impl Score {
     }
 
     /// The value in [0, 10].
+    #[must_use]
     pub fn value(self) -> f64 {
         self.0
     }
 
     /// The value scaled to [0, 1]: an inference node's quality `q` in the reward.
+    #[must_use]
     pub fn quality(self) -> f64 {
         self.0 / 10.0
     }

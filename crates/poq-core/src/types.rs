@@ -18,6 +18,7 @@ pub enum Task {
 
 impl Task {
     /// A short stable name: `qa`, `summarization`, `other`.
+    #[must_use]
     pub fn short_name(self) -> &'static str {
         match self {
             Task::QuestionAnswering => "qa",
@@ -180,16 +181,19 @@ pub struct Generation {
 
 impl Generation {
     /// End-to-end latency: prefill plus decode.
+    #[must_use]
     pub fn latency(&self) -> Duration {
         self.prefill + self.decode
     }
 
     /// Prompt tokens per second of prefill (None when nothing was timed).
+    #[must_use]
     pub fn prefill_tokens_per_s(&self) -> Option<f64> {
         per_second(self.prompt_tokens, self.prefill)
     }
 
     /// Generated tokens per second of decode (None when nothing was timed).
+    #[must_use]
     pub fn decode_tokens_per_s(&self) -> Option<f64> {
         per_second(self.generated_tokens, self.decode)
     }

@@ -7,6 +7,11 @@
 //! uniform random score at its own (near-zero) true cost. Cost misreporting is static: the node
 //! reports `m ×` its true cost in every round. Inference attacks: a downgrade serves a cheaper,
 //! worse model; a copycat replays another node's answer (its quality) at almost no cost.
+//!
+//! Both kinds are written the same way in a scenario file: one table tagged by `attack`, with the
+//! attack's parameters and, where it applies, `probability` beside it:
+//! `adversary = { attack = "misreport", factor = 0.5 }` (an inference node),
+//! `adversary = { attack = "boost", amount = 2.0, targets = ["b"], probability = 0.5 }` (an evaluator).
 
 use crate::models::QualityModel;
 use crate::scenario::Cost;
@@ -46,6 +51,7 @@ pub enum InferenceAttack {
 
 impl InferenceAttack {
     /// A short name for reports.
+    #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
             InferenceAttack::Misreport { .. } => "misreport",
@@ -66,8 +72,7 @@ pub enum LazyScore {
 }
 
 /// How a misbehaving evaluator changes its scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EvaluatorAttack {
     /// Adds `N(0, sd²)` noise.
     Noise {
@@ -79,7 +84,6 @@ pub enum EvaluatorAttack {
         /// Points added.
         amount: f64,
         /// Inference nodes boosted (empty: all).
-        #[serde(default)]
         targets: Vec<String>,
     },
     /// `max(0, s − amount)` on `targets` (all nodes when empty).
@@ -87,7 +91,6 @@ pub enum EvaluatorAttack {
         /// Points removed.
         amount: f64,
         /// Inference nodes sabotaged (empty: all).
-        #[serde(default)]
         targets: Vec<String>,
     },
     /// Boosts `ring` by `amount` and sabotages every other node by `amount`.
@@ -112,23 +115,100 @@ pub enum EvaluatorAttack {
 }
 
 /// An evaluator's misbehaviour and how often it acts.
+///
+/// In a file it is one table, the attack's name under `attack` with its parameters and
+/// `probability` (default 1) beside it: `{ attack = "collusion", ring = "weak", amount = 3.0 }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "EvaluatorAdversaryFile", into = "EvaluatorAdversaryFile")]
 pub struct EvaluatorAdversary {
     /// The attack.
     pub attack: EvaluatorAttack,
-    /// Probability of acting in a round (1: always; below 1: intermittent manipulation).
-    #[serde(default = "one")]
+    /// Probability of acting in a round (1: always; below 1: intermittent manipulation). Ignored by
+    /// [`EvaluatorAttack::Misreport`], which is static.
     pub probability: f64,
+}
+
+/// [`EvaluatorAdversary`] as written in a file: the attack's fields and `probability` side by side.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "attack", rename_all = "snake_case", deny_unknown_fields)]
+enum EvaluatorAdversaryFile {
+    Noise {
+        sd: f64,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    Boost {
+        amount: f64,
+        #[serde(default)]
+        targets: Vec<String>,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    Sabotage {
+        amount: f64,
+        #[serde(default)]
+        targets: Vec<String>,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    Collusion {
+        ring: String,
+        amount: f64,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    Lazy {
+        score: LazyScore,
+        cost: Cost,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    Misreport {
+        factor: f64,
+    },
+}
+
+impl From<EvaluatorAdversaryFile> for EvaluatorAdversary {
+    fn from(f: EvaluatorAdversaryFile) -> Self {
+        use EvaluatorAdversaryFile as F;
+        let (attack, probability) = match f {
+            F::Noise { sd, probability } => (EvaluatorAttack::Noise { sd }, probability),
+            F::Boost { amount, targets, probability } => (EvaluatorAttack::Boost { amount, targets }, probability),
+            F::Sabotage { amount, targets, probability } => {
+                (EvaluatorAttack::Sabotage { amount, targets }, probability)
+            }
+            F::Collusion { ring, amount, probability } => (EvaluatorAttack::Collusion { ring, amount }, probability),
+            F::Lazy { score, cost, probability } => (EvaluatorAttack::Lazy { score, cost }, probability),
+            F::Misreport { factor } => (EvaluatorAttack::Misreport { factor }, 1.0),
+        };
+        EvaluatorAdversary { attack, probability }
+    }
+}
+
+impl From<EvaluatorAdversary> for EvaluatorAdversaryFile {
+    fn from(a: EvaluatorAdversary) -> Self {
+        use EvaluatorAdversaryFile as F;
+        let probability = a.probability;
+        match a.attack {
+            EvaluatorAttack::Noise { sd } => F::Noise { sd, probability },
+            EvaluatorAttack::Boost { amount, targets } => F::Boost { amount, targets, probability },
+            EvaluatorAttack::Sabotage { amount, targets } => F::Sabotage { amount, targets, probability },
+            EvaluatorAttack::Collusion { ring, amount } => F::Collusion { ring, amount, probability },
+            EvaluatorAttack::Lazy { score, cost } => F::Lazy { score, cost, probability },
+            EvaluatorAttack::Misreport { factor } => F::Misreport { factor },
+        }
+    }
 }
 
 impl EvaluatorAdversary {
     /// An adversary that always acts.
+    #[must_use]
     pub fn always(attack: EvaluatorAttack) -> Self {
         EvaluatorAdversary { attack, probability: 1.0 }
     }
 
     /// A short name for reports (`boost`, `intermittent_boost`, ...).
+    #[must_use]
     pub fn label(&self) -> String {
         let base = match self.attack {
             EvaluatorAttack::Noise { .. } => "noise",
@@ -138,7 +218,8 @@ impl EvaluatorAdversary {
             EvaluatorAttack::Lazy { .. } => "lazy",
             EvaluatorAttack::Misreport { .. } => "misreport",
         };
-        if self.probability < 1.0 { format!("intermittent_{base}") } else { base.to_owned() }
+        let acts_sometimes = self.probability < 1.0 && !matches!(self.attack, EvaluatorAttack::Misreport { .. });
+        if acts_sometimes { format!("intermittent_{base}") } else { base.to_owned() }
     }
 }
 

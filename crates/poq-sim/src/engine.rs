@@ -1,62 +1,101 @@
 //! A validated scenario compiled for speed: normalized costs precomputed, names resolved to indices,
-//! models turned into samplers. [`Engine::new`] is where every scenario field is checked.
+//! models turned into samplers. [`Engine::with_rules`] is where every scenario field is checked.
+//!
+//! The engine is generic over its consensus rule and reward rule, so a user's own
+//! [`Aggregator`] and [`RewardRule`] run in the same monomorphized loops as the built-in ones.
+//! The built-ins keep two shortcuts, found by type once per run rather than matched per call: an
+//! unweighted [`Mean`] (or `Consensus::Mean`) is summed inline, and a [`Reward`] enum is matched once
+//! per chunk so that each payout is the chosen rule's inlined formula.
 
 use crate::adversary::{Act, EvaluatorAttack, InferenceAttack};
 use crate::error::{Result, SimError};
 use crate::honest::Honest;
 use crate::models::{Quality, Scorer};
 use crate::scenario::{Audit, Scenario, Selection, Serving};
-use poq_core::{Consensus, Reward, RewardRule, combine_costs};
+use poq_core::{Aggregator, Consensus, Mean, Reward, RewardRule, combine_costs};
+use std::any::Any;
 
 /// Most evaluators per round (the per-round score arrays live on the stack).
 pub const MAX_K: usize = 32;
 
 #[derive(Debug, Clone)]
-pub(crate) enum InfAct {
+pub(crate) enum InferenceAct {
     None,
     Downgrade { p: f64, output: usize, ms: f64 },
     Copycat { p: f64, victim: usize, ms: f64 },
 }
 
+/// An inference node as the round loop reads it.
 #[derive(Debug, Clone)]
-pub(crate) struct Inf {
-    pub(crate) own: usize,
+pub(crate) struct CompiledInference {
+    /// Index of its own model in `Engine::outputs`.
+    pub(crate) own_output: usize,
     /// Normalized reported cost used in rewards.
-    pub(crate) c: f64,
+    pub(crate) cost: f64,
     pub(crate) true_ms: f64,
     pub(crate) reported_ms: f64,
-    pub(crate) act: InfAct,
+    pub(crate) act: InferenceAct,
 }
 
+/// An evaluator's compiled attack.
 #[derive(Debug, Clone)]
-pub(crate) struct EvAct {
+pub(crate) struct EvaluatorAct {
+    /// Probability of acting in a round.
     pub(crate) p: f64,
     pub(crate) act: Act,
     /// True cost while acting, when the attack changes it (lazy).
     pub(crate) ms: Option<f64>,
 }
 
+/// An evaluator as the round loop reads it.
 #[derive(Debug, Clone)]
-pub(crate) struct Ev {
+pub(crate) struct CompiledEvaluator {
     pub(crate) scorer: Scorer,
-    pub(crate) c: f64,
+    /// Normalized reported cost used in rewards.
+    pub(crate) cost: f64,
     pub(crate) true_ms: f64,
     pub(crate) reported_ms: f64,
-    pub(crate) act: Option<EvAct>,
+    pub(crate) act: Option<EvaluatorAct>,
 }
 
-/// A scenario ready to simulate.
+/// A scenario ready to simulate, with its consensus rule `A` and reward rule `R`.
+///
+/// [`Engine::new`] takes both rules from the scenario (poq-core's [`Consensus`] and [`Reward`], the
+/// forms a file can name); [`Engine::with_rules`] takes any [`Aggregator`] and [`RewardRule`],
+/// yours included, and ignores the scenario's `consensus` and `reward` fields.
+///
+/// ```
+/// use poq_sim::poq_core::{Aggregator, Result, RewardRule, Score};
+/// use poq_sim::{paper, Engine, RunOptions};
+///
+/// /// Pays quality only above a bar, and nothing for cost.
+/// struct Bar(f64);
+/// impl RewardRule for Bar {
+///     fn name(&self) -> &str { "bar" }
+///     fn reward(&self, q: f64, _c: f64) -> f64 { if q >= self.0 { 1.0 } else { 0.0 } }
+/// }
+///
+/// let mut sc = paper();
+/// sc.rounds = 1000;
+/// let engine = Engine::with_rules(&sc, poq_sim::poq_core::Median, Bar(0.6))?;
+/// let report = engine.run(RunOptions::default())?;
+/// assert_eq!(report.params["reward"], "bar");
+/// assert!(report.node("Llama-3.2-3B").unwrap().mean_reward > report.node("Phi-3-mini").unwrap().mean_reward);
+/// # Ok::<(), poq_sim::SimError>(())
+/// ```
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct Engine<A = Consensus, R = Reward> {
     pub(crate) scenario: Scenario,
     pub(crate) outputs: Vec<Quality>,
-    pub(crate) inf: Vec<Inf>,
-    pub(crate) ev: Vec<Ev>,
-    pub(crate) inf_stakes: Vec<f64>,
-    pub(crate) ev_stakes: Vec<f64>,
+    pub(crate) inference: Vec<CompiledInference>,
+    pub(crate) evaluators: Vec<CompiledEvaluator>,
+    pub(crate) inference_stakes: Vec<f64>,
+    pub(crate) evaluator_stakes: Vec<f64>,
     pub(crate) k: usize,
-    pub(crate) consensus: Consensus,
-    pub(crate) reward: Reward,
+    pub(crate) consensus: A,
+    pub(crate) reward: R,
+    /// Whether the rules are the scenario's own (`Engine::new`) rather than given.
+    pub(crate) scenario_rules: bool,
     pub(crate) audit: Audit,
     /// Mean consensus without weights: summed inline instead of through the generic aggregator.
     pub(crate) mean_fast: bool,
@@ -96,9 +135,32 @@ fn unique_names<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> Result
     Ok(())
 }
 
+/// Whether `aggregator` is the plain mean (poq-core's [`Mean`] or [`Consensus::Mean`]).
+fn is_mean<A: Any>(aggregator: &A) -> bool {
+    let any: &dyn Any = aggregator;
+    any.is::<Mean>() || any.downcast_ref::<Consensus>() == Some(&Consensus::Mean)
+}
+
 impl Engine {
-    /// Validates `sc` and compiles it.
+    /// Validates `sc` and compiles it with its own consensus and reward rules.
     pub fn new(sc: &Scenario) -> Result<Self> {
+        sc.consensus.validate().map_err(SimError::core("consensus"))?;
+        sc.reward.validate().map_err(SimError::core("reward"))?;
+        let mut engine = Engine::with_rules(sc, sc.consensus, sc.reward)?;
+        engine.scenario_rules = true;
+        Ok(engine)
+    }
+}
+
+impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
+    /// Validates `sc` and compiles it with consensus rule `aggregator` and reward rule `rule` in
+    /// place of the scenario's `consensus` and `reward` (which are then not used, nor checked).
+    /// Reports name the rules by their [`Aggregator::name`] and [`RewardRule::name`].
+    ///
+    /// The rules must keep their traits' contracts: a consensus within the scores' range, a reward
+    /// that is finite for quality and cost in [0, 1]. A rule's error stops the run with
+    /// [`SimError::Round`].
+    pub fn with_rules(sc: &Scenario, aggregator: A, rule: R) -> Result<Self> {
         let (nf, ne) = (sc.inference.len(), sc.evaluators.len());
         if nf == 0 {
             return Err(SimError::invalid("inference", "at least one inference node is needed"));
@@ -124,8 +186,6 @@ impl Engine {
         }
         unique_names("inference", sc.inference.iter().map(|n| n.name.as_str()))?;
         unique_names("evaluators", sc.evaluators.iter().map(|n| n.name.as_str()))?;
-        sc.consensus.validate().map_err(SimError::core("consensus"))?;
-        sc.reward.validate().map_err(SimError::core("reward"))?;
         probability("audit.rate", sc.audit.rate)?;
         positive_finite("audit.tolerance", sc.audit.tolerance)?;
         positive_finite("audit.penalty", sc.audit.penalty)?;
@@ -151,7 +211,7 @@ impl Engine {
         }
         let mut inf = Vec::with_capacity(nf);
         let mut reported = Vec::with_capacity(nf);
-        let mut inf_stakes = Vec::with_capacity(nf);
+        let mut inference_stakes = Vec::with_capacity(nf);
         for (i, n) in sc.inference.iter().enumerate() {
             let f = format!("inference[{i}]");
             let true_cost = n.cost.profile(&format!("{f}.cost"))?;
@@ -160,7 +220,7 @@ impl Engine {
                 None => n.cost.clone(),
             };
             let act = match &n.adversary {
-                None => InfAct::None,
+                None => InferenceAct::None,
                 Some(InferenceAttack::Misreport { factor }) => {
                     if !(factor.is_finite() && *factor > 0.0) {
                         return Err(SimError::invalid(
@@ -169,7 +229,7 @@ impl Engine {
                         ));
                     }
                     rep = n.cost.scaled(*factor);
-                    InfAct::None
+                    InferenceAct::None
                 }
                 Some(InferenceAttack::Downgrade { probability: p, model, quality, cost }) => {
                     let p = probability(&format!("{f}.adversary.probability"), *p)?;
@@ -182,7 +242,7 @@ impl Engine {
                     let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
                     outputs.push(quality.compile(&format!("{f}.adversary.quality"), sc.prompts)?);
                     names.push(model);
-                    InfAct::Downgrade { p, output: outputs.len() - 1, ms }
+                    InferenceAct::Downgrade { p, output: outputs.len() - 1, ms }
                 }
                 Some(InferenceAttack::Copycat { victim, probability: p, cost }) => {
                     let p = probability(&format!("{f}.adversary.probability"), *p)?;
@@ -194,14 +254,14 @@ impl Engine {
                         ));
                     }
                     let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
-                    InfAct::Copycat { p, victim: v, ms }
+                    InferenceAct::Copycat { p, victim: v, ms }
                 }
             };
             let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
-            inf_stakes.push(positive_finite(&format!("{f}.stake"), n.stake)?);
-            inf.push(Inf {
-                own: i,
-                c: 0.0,
+            inference_stakes.push(positive_finite(&format!("{f}.stake"), n.stake)?);
+            inf.push(CompiledInference {
+                own_output: i,
+                cost: 0.0,
                 true_ms: true_cost.latency_mean_ms,
                 reported_ms: rep_profile.latency_mean_ms,
                 act,
@@ -210,8 +270,8 @@ impl Engine {
         }
         let costs = combine_costs(&reported, sc.cost_weights, sc.normalization)
             .map_err(SimError::core("inference.reported_cost"))?;
-        inf.iter_mut().zip(costs).for_each(|(n, c)| n.c = c);
-        if sc.serving == Serving::Stake && inf_stakes.iter().all(|&s| s == 0.0) {
+        inf.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
+        if sc.serving == Serving::Stake && inference_stakes.iter().all(|&s| s == 0.0) {
             return Err(SimError::invalid("inference", "stake-weighted serving needs a node with positive stake"));
         }
 
@@ -222,7 +282,7 @@ impl Engine {
 
         let mut ev = Vec::with_capacity(ne);
         let mut ev_reported = Vec::with_capacity(ne);
-        let mut ev_stakes = Vec::with_capacity(ne);
+        let mut evaluator_stakes = Vec::with_capacity(ne);
         for (j, e) in sc.evaluators.iter().enumerate() {
             let f = format!("evaluators[{j}]");
             let scorer = e.scoring.compile(&format!("{f}.scoring"), pool, &names, sc.prompts)?;
@@ -231,7 +291,7 @@ impl Engine {
             let mut act = None;
             if let Some(adv) = &e.adversary {
                 let p = probability(&format!("{f}.adversary.probability"), adv.probability)?;
-                let fa = format!("{f}.adversary.attack");
+                let fa = format!("{f}.adversary");
                 let shift = |amount: f64, targets: &[String], sign: f64| -> Result<Act> {
                     positive_finite(&format!("{fa}.amount"), amount)?;
                     let mut d = vec![if targets.is_empty() { sign * amount } else { 0.0 }; nf];
@@ -253,13 +313,13 @@ impl Engine {
                         Some((Act::Shift(d), None))
                     }
                     EvaluatorAttack::Lazy { score, cost } => {
-                        if let crate::adversary::LazyScore::Constant(v) = score {
-                            if !(0.0..=10.0).contains(v) {
-                                return Err(SimError::invalid(
-                                    format!("{fa}.score"),
-                                    format!("must be in [0, 10] (got {v})"),
-                                ));
-                            }
+                        if let crate::adversary::LazyScore::Constant(v) = score
+                            && !(0.0..=10.0).contains(v)
+                        {
+                            return Err(SimError::invalid(
+                                format!("{fa}.score"),
+                                format!("must be in [0, 10] (got {v})"),
+                            ));
                         }
                         let ms = cost.profile(&format!("{fa}.cost"))?.latency_mean_ms;
                         Some((Act::Lazy(*score), Some(ms)))
@@ -275,13 +335,13 @@ impl Engine {
                         None
                     }
                 };
-                act = compiled.map(|(act, ms)| EvAct { p, act, ms });
+                act = compiled.map(|(act, ms)| EvaluatorAct { p, act, ms });
             }
             let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
-            ev_stakes.push(positive_finite(&format!("{f}.stake"), e.stake)?);
-            ev.push(Ev {
+            evaluator_stakes.push(positive_finite(&format!("{f}.stake"), e.stake)?);
+            ev.push(CompiledEvaluator {
                 scorer,
-                c: 0.0,
+                cost: 0.0,
                 true_ms: true_cost.latency_mean_ms,
                 reported_ms: rep_profile.latency_mean_ms,
                 act,
@@ -290,27 +350,29 @@ impl Engine {
         }
         let costs = combine_costs(&ev_reported, sc.cost_weights, sc.normalization)
             .map_err(SimError::core("evaluators.reported_cost"))?;
-        ev.iter_mut().zip(costs).for_each(|(n, c)| n.c = c);
-        if sc.sampling == Selection::Stake && ev_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
+        ev.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
+        if sc.sampling == Selection::Stake && evaluator_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
             return Err(SimError::invalid(
                 "evaluators",
                 format!("stake-weighted sampling needs at least k = {} evaluators with positive stake", sc.k),
             ));
         }
 
-        let shared_outputs = inf.iter().any(|n| !matches!(n.act, InfAct::None));
+        let shared_outputs = inf.iter().any(|n| !matches!(n.act, InferenceAct::None));
+        let mean_fast = is_mean(&aggregator);
         let mut engine = Engine {
             scenario: sc.clone(),
             outputs,
-            inf,
-            ev,
-            inf_stakes,
-            ev_stakes,
+            inference: inf,
+            evaluators: ev,
+            inference_stakes,
+            evaluator_stakes,
             k: sc.k,
-            consensus: sc.consensus,
-            reward: sc.reward,
+            consensus: aggregator,
+            reward: rule,
+            scenario_rules: false,
             audit: sc.audit,
-            mean_fast: sc.consensus == Consensus::Mean,
+            mean_fast,
             shared_outputs,
             honest: None,
         };
@@ -319,21 +381,55 @@ impl Engine {
     }
 
     /// The scenario this engine runs.
+    #[must_use]
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
     }
 
+    /// The consensus rule.
+    #[must_use]
+    pub fn aggregator(&self) -> &A {
+        &self.consensus
+    }
+
+    /// The reward rule.
+    #[must_use]
+    pub fn reward_rule(&self) -> &R {
+        &self.reward
+    }
+
+    /// The parameters every output row carries ([`Scenario::params`]), with the consensus and
+    /// reward columns naming the engine's rules when they were given ([`Engine::with_rules`]).
+    #[must_use]
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = self.scenario.params();
+        if !self.scenario_rules {
+            for (key, value) in &mut params {
+                match *key {
+                    "consensus" => *value = self.consensus.name().to_owned(),
+                    "reward" => *value = self.reward.name().to_owned(),
+                    "alpha" | "beta" => value.clear(),
+                    _ => {}
+                }
+            }
+        }
+        params
+    }
+
     /// Normalized (reported) costs of the inference nodes, as used in rewards.
+    #[must_use]
     pub fn inference_costs(&self) -> Vec<f64> {
-        self.inf.iter().map(|n| n.c).collect()
+        self.inference.iter().map(|n| n.cost).collect()
     }
 
     /// Normalized (reported) costs of the evaluators, as used in rewards.
+    #[must_use]
     pub fn evaluator_costs(&self) -> Vec<f64> {
-        self.ev.iter().map(|n| n.c).collect()
+        self.evaluators.iter().map(|n| n.cost).collect()
     }
 
     /// The reward rule's range `(R(0, 1), R(1, 0))`: worst and best possible reward.
+    #[must_use]
     pub fn reward_range(&self) -> (f64, f64) {
         (self.reward.reward(0.0, 1.0), self.reward.reward(1.0, 0.0))
     }

@@ -23,6 +23,20 @@ pub enum SimError {
         #[source]
         source: poq_core::Error,
     },
+    /// A poq-core error that no scenario field explains: from `?` on a poq-core call, or from a
+    /// rule during a run (a user's own [`Aggregator`](poq_core::Aggregator) or
+    /// [`RewardRule`](poq_core::RewardRule) may fail; the built-in rules do not on checked input).
+    #[error(transparent)]
+    PoqCore(#[from] poq_core::Error),
+    /// A rule failed in round `round` of a run.
+    #[error("round {round}: {source}")]
+    Round {
+        /// The round.
+        round: u64,
+        /// The rule's error.
+        #[source]
+        source: poq_core::Error,
+    },
     /// A scenario or sweep file could not be parsed.
     #[error("cannot parse {path}: {message}")]
     Parse {
@@ -57,6 +71,7 @@ pub enum SimError {
         source: std::io::Error,
     },
     /// Writing or reading CSV failed.
+    #[cfg(feature = "csv")]
     #[error("CSV {path}: {source}")]
     Csv {
         /// The file (or `-`).
@@ -66,12 +81,14 @@ pub enum SimError {
         source: csv::Error,
     },
     /// JSON serialization failed.
+    #[cfg(feature = "json")]
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
 
 impl SimError {
     /// An [`SimError::Invalid`] for `field`.
+    #[must_use]
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         SimError::Invalid { field: field.into(), reason: reason.into() }
     }

@@ -11,120 +11,133 @@ use crate::models::{Quality, Scorer};
 use crate::round::Scratch;
 use crate::stats::{ChunkAcc, ChunkSums};
 use crate::trust::Trust;
-use poq_core::{Consensus, RewardRule};
+use poq_core::{Aggregator, RewardRule};
 use std::ops::Range;
 
-/// `a + b·t + e·ε` (an evaluator's linear scorer) and its normalized cost.
+/// An evaluator's linear scorer, `intercept + slope·truth + noise_sd·ε`, and its normalized cost.
 #[derive(Debug, Clone, Copy, Default)]
-struct Seat {
-    a: f64,
-    b: f64,
-    e: f64,
-    c: f64,
+struct LinearEvaluator {
+    intercept: f64,
+    slope: f64,
+    noise_sd: f64,
+    cost: f64,
+}
+
+/// An inference node's clipped-normal quality model and its normalized cost.
+#[derive(Debug, Clone, Copy)]
+struct NormalInference {
+    mean: f64,
+    sd: f64,
+    cost: f64,
 }
 
 /// An honest scenario's models, flattened for the loop below.
 #[derive(Debug, Clone)]
 pub(crate) struct Honest {
-    /// Per inference node: clipped-normal quality (mean, sd) and normalized cost.
-    quality: Vec<(f64, f64, f64)>,
+    /// Per inference node.
+    inference: Vec<NormalInference>,
     /// Per evaluator.
-    seats: Vec<Seat>,
+    evaluators: Vec<LinearEvaluator>,
 }
 
 impl Honest {
     /// The flattened models when every round of `e` is honest, else `None`.
-    pub(crate) fn of(e: &Engine) -> Option<Self> {
+    pub(crate) fn of<A, R>(e: &Engine<A, R>) -> Option<Self> {
         let sc = &e.scenario;
-        let plain_rules = sc.consensus == Consensus::Mean
+        let plain_rules = e.mean_fast
             && sc.trust == Trust::None
             && sc.budget.is_none()
             && sc.audit.rate == 0.0
             && !e.shared_outputs
-            && e.ev.iter().all(|v| v.act.is_none());
+            && e.evaluators.iter().all(|v| v.act.is_none());
         if !plain_rules {
             return None;
         }
-        let quality = e
-            .inf
+        let inference = e
+            .inference
             .iter()
-            .map(|n| match e.outputs[n.own] {
-                Quality::Normal { mean, sd } => Some((mean, sd, n.c)),
+            .map(|n| match e.outputs[n.own_output] {
+                Quality::Normal { mean, sd } => Some(NormalInference { mean, sd, cost: n.cost }),
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
         // With coefficients this bounded (truth is at most 10, a normal draw far below 1e100) no
         // score can overflow into a NaN, the one per-score error the general round checks for.
         let bounded = |x: f64| x.abs() <= 1e100;
-        let seats = e
-            .ev
+        let evaluators = e
+            .evaluators
             .iter()
             .map(|v| match v.scorer {
-                Scorer::Linear { a, b, e } if bounded(a) && bounded(b) && bounded(e) => Some(Seat { a, b, e, c: v.c }),
+                Scorer::Linear { intercept, slope, noise_sd }
+                    if bounded(intercept) && bounded(slope) && bounded(noise_sd) =>
+                {
+                    Some(LinearEvaluator { intercept, slope, noise_sd, cost: v.cost })
+                }
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(Honest { quality, seats })
+        Some(Honest { inference, evaluators })
     }
 }
 
-impl Engine {
+impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     /// Plays honest `rounds` with reward rule `rule` (see the module notes): one round at a time
     /// until every node has a first payout in `acc` (its sums' shift), then the rest with no
     /// per-payout check for it.
-    pub(crate) fn play_honest<R: RewardRule>(
+    pub(crate) fn play_honest<Rule: RewardRule>(
         &self,
         h: &Honest,
-        rule: &R,
+        rule: &Rule,
         rounds: Range<u64>,
         scratch: &mut Scratch,
         acc: &mut ChunkAcc,
     ) {
         let mut r = rounds.start;
         while r < rounds.end && acc.nodes.iter().any(|n| n.n == 0) {
-            self.honest_rounds::<R, false>(h, rule, r..r + 1, scratch, acc);
+            self.honest_rounds::<Rule, false>(h, rule, r..r + 1, scratch, acc);
             r += 1;
         }
-        self.honest_rounds::<R, true>(h, rule, r..rounds.end, scratch, acc);
+        self.honest_rounds::<Rule, true>(h, rule, r..rounds.end, scratch, acc);
     }
 
     /// The loop itself; `SHIFTED`: every node's sums in `acc` already have their shift.
     #[inline(always)]
-    fn honest_rounds<R: RewardRule, const SHIFTED: bool>(
+    fn honest_rounds<Rule: RewardRule, const SHIFTED: bool>(
         &self,
         h: &Honest,
-        rule: &R,
+        rule: &Rule,
         rounds: Range<u64>,
         scratch: &mut Scratch,
         acc: &mut ChunkAcc,
     ) {
         let add = |s: &mut ChunkSums, x: f64| if SHIFTED { s.add_shifted(x) } else { s.add(x) };
         let k = self.k.min(MAX_K); // always true (checked at build); drops bounds checks
-        let nf = self.inf.len();
-        let mut seats = [Seat::default(); MAX_K];
+        let nf = self.inference.len();
+        // The round's sampled evaluators, copied out of `h` once per round.
+        let mut sampled = [LinearEvaluator::default(); MAX_K];
         let mut scores = [0.0; MAX_K];
         for r in rounds {
             let (mut rng, _prompt, served) = self.begin_round(r, scratch);
             let ids = &scratch.ids;
             for j in 0..k {
-                seats[j] = h.seats[ids[j]];
+                sampled[j] = h.evaluators[ids[j]];
             }
             for f in served {
-                let (mean, sd, c) = h.quality[f];
+                let NormalInference { mean, sd, cost } = h.inference[f];
                 let truth = (mean + sd * rng.normal()).clamp(0.0, 10.0);
                 let mut sum = 0.0;
                 for j in 0..k {
-                    let Seat { a, b, e, .. } = seats[j];
-                    let noise = if e > 0.0 { e * rng.normal() } else { 0.0 };
-                    scores[j] = (a + b * truth + noise).clamp(0.0, 10.0);
+                    let LinearEvaluator { intercept, slope, noise_sd, .. } = sampled[j];
+                    let noise = if noise_sd > 0.0 { noise_sd * rng.normal() } else { 0.0 };
+                    scores[j] = (intercept + slope * truth + noise).clamp(0.0, 10.0);
                     sum += scores[j];
                 }
                 let consensus = (sum / k as f64).clamp(0.0, 10.0);
                 acc.error.add(consensus - truth);
-                add(&mut acc.nodes[f], rule.reward(consensus / 10.0, c));
+                add(&mut acc.nodes[f], rule.reward(consensus / 10.0, cost));
                 for j in 0..k {
                     let agreement = 1.0 - (scores[j] - consensus).abs() / 10.0;
-                    add(&mut acc.nodes[nf + ids[j]], rule.reward(agreement, seats[j].c));
+                    add(&mut acc.nodes[nf + ids[j]], rule.reward(agreement, sampled[j].cost));
                 }
             }
         }
@@ -139,7 +152,7 @@ mod tests {
     use crate::run::RunOptions;
     use crate::scenario::{Scenario, Selection, Serving};
     use crate::{bench, paper};
-    use poq_core::{Power, QualityPerCost, Reward};
+    use poq_core::{Consensus, Power, QualityPerCost, Reward};
 
     /// The report's JSON from the honest loop and from the general round.
     fn both_paths(sc: &Scenario) -> (String, String) {

@@ -141,13 +141,14 @@ impl QualityModel {
     }
 }
 
-/// A scoring model ready to use: `Linear` covers both `Noisy` and `Correlated` as `a + b·t + e·ε`.
+/// A scoring model ready to use: `Linear` covers both `Noisy` and `Correlated` as
+/// `intercept + slope·truth + noise_sd·ε`.
 #[derive(Debug, Clone)]
 pub(crate) enum Scorer {
     Linear {
-        a: f64,
-        b: f64,
-        e: f64,
+        intercept: f64,
+        slope: f64,
+        noise_sd: f64,
     },
     /// `table[output][prompt]`.
     Empirical(Vec<Vec<f64>>),
@@ -157,9 +158,9 @@ impl Scorer {
     #[inline]
     pub(crate) fn score(&self, truth: f64, output: usize, prompt: usize, rng: &mut RoundRng) -> f64 {
         match self {
-            Scorer::Linear { a, b, e } => {
-                let noise = if *e > 0.0 { e * rng.normal() } else { 0.0 };
-                a + b * truth + noise
+            Scorer::Linear { intercept, slope, noise_sd } => {
+                let noise = if *noise_sd > 0.0 { noise_sd * rng.normal() } else { 0.0 };
+                intercept + slope * truth + noise
             }
             Scorer::Empirical(t) => t[output][prompt],
         }
@@ -174,7 +175,7 @@ impl ScoreModel {
             ScoreModel::Noisy { bias, sd } => {
                 check(&format!("{field}.bias"), bias.is_finite(), "must be finite", bias)?;
                 check(&format!("{field}.sd"), sd.is_finite() && sd >= 0.0, "must be finite and >= 0", sd)?;
-                Ok(Scorer::Linear { a: bias, b: 1.0, e: sd })
+                Ok(Scorer::Linear { intercept: bias, slope: 1.0, noise_sd: sd })
             }
             ScoreModel::Correlated { correlation: r, bias, scale } => {
                 check(&format!("{field}.correlation"), (-1.0..=1.0).contains(&r), "must be in [-1, 1]", r)?;
@@ -182,8 +183,9 @@ impl ScoreModel {
                 check(&format!("{field}.scale"), scale.is_finite() && scale >= 0.0, "must be finite and >= 0", scale)?;
                 let (m, sigma) = pool;
                 // With no spread in truth there is nothing to correlate with: pure noise around m.
-                let b = if sigma > 0.0 { scale * r / sigma } else { 0.0 };
-                Ok(Scorer::Linear { a: m + bias - b * m, b, e: scale * (1.0 - r * r).max(0.0).sqrt() })
+                let slope = if sigma > 0.0 { scale * r / sigma } else { 0.0 };
+                let noise_sd = scale * (1.0 - r * r).max(0.0).sqrt();
+                Ok(Scorer::Linear { intercept: m + bias - slope * m, slope, noise_sd })
             }
             ScoreModel::Empirical { ref scores } => {
                 if let Some(extra) = scores.keys().find(|k| !outputs.contains(&k.as_str())) {

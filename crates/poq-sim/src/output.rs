@@ -1,9 +1,14 @@
-//! Tidy output: one CSV row per (sweep point, node) with the scenario's parameters as columns, and
-//! JSON summaries; plus the merge step that joins sharded sweeps.
+//! Tidy output: one CSV row per (sweep point, node) with the scenario's parameters as columns
+//! (feature `csv`), and JSON summaries (feature `json`); plus the merge step that joins sharded
+//! sweeps (feature `csv`).
 
+#[cfg(any(feature = "csv", feature = "json"))]
 use crate::error::{Result, SimError};
+#[cfg(feature = "csv")]
 use crate::report::Report;
+#[cfg(any(feature = "csv", feature = "json"))]
 use std::io::Write;
+#[cfg(any(feature = "csv", feature = "json"))]
 use std::path::Path;
 
 /// Statistic columns that follow `point` and the parameter columns in every row.
@@ -29,12 +34,14 @@ pub const STAT_COLUMNS: [&str; 19] = [
     "consensus_answers",
 ];
 
+#[cfg(feature = "csv")]
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> SimError + '_ {
     move |source| SimError::Csv { path: path.into(), source }
 }
 
-/// Writes the rows of `reports` (each with its sweep point index) as CSV to `w`.
+/// Writes the rows of `reports` (each with its sweep point index) as CSV to `w` (feature `csv`).
 /// Every report must have the same parameter columns (those of [`Scenario::params`](crate::Scenario::params)).
+#[cfg(feature = "csv")]
 pub fn write_csv<W: Write>(w: W, reports: &[(usize, &Report)]) -> Result<()> {
     let path = Path::new("<csv>");
     let mut out = csv::Writer::from_writer(w);
@@ -76,7 +83,8 @@ pub fn write_csv<W: Write>(w: W, reports: &[(usize, &Report)]) -> Result<()> {
     Ok(())
 }
 
-/// Writes [`write_csv`] output to a file.
+/// Writes [`write_csv`] output to a file (feature `csv`).
+#[cfg(feature = "csv")]
 pub fn write_csv_file(path: &Path, reports: &[(usize, &Report)]) -> Result<()> {
     let f = std::fs::File::create(path).map_err(|source| SimError::Io { path: path.into(), source })?;
     write_csv(std::io::BufWriter::new(f), reports).map_err(|e| match e {
@@ -86,7 +94,8 @@ pub fn write_csv_file(path: &Path, reports: &[(usize, &Report)]) -> Result<()> {
     })
 }
 
-/// Writes any serializable value as pretty JSON.
+/// Writes any serializable value as pretty JSON (feature `json`).
+#[cfg(feature = "json")]
 pub fn write_json_file<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let f = std::fs::File::create(path).map_err(|source| SimError::Io { path: path.into(), source })?;
     let mut w = std::io::BufWriter::new(f);
@@ -95,7 +104,8 @@ pub fn write_json_file<T: serde::Serialize>(path: &Path, value: &T) -> Result<()
 }
 
 /// Joins the CSV outputs of sweep shards into one file sorted by `point` (stable). Every input must
-/// have the same header, with `point` as its first column.
+/// have the same header, with `point` as its first column (feature `csv`).
+#[cfg(feature = "csv")]
 pub fn merge_csv(inputs: &[impl AsRef<Path>], output: &Path) -> Result<usize> {
     let mut header: Option<csv::StringRecord> = None;
     let mut rows: Vec<(u64, csv::StringRecord)> = Vec::new();

@@ -28,6 +28,7 @@ pub const PAPER_EVALUATORS: [(&str, f64, f64, f64, f64); 3] = [
 ];
 
 /// An honest inference node with a clipped-normal quality model and a latency cost.
+#[must_use]
 pub fn inference_node(name: &str, mean: f64, sd: f64, latency_ms: f64) -> InferenceNode {
     InferenceNode {
         name: name.into(),
@@ -40,6 +41,7 @@ pub fn inference_node(name: &str, mean: f64, sd: f64, latency_ms: f64) -> Infere
 }
 
 /// An honest evaluator with a correlated scoring model and a latency cost.
+#[must_use]
 pub fn evaluator_node(name: &str, correlation: f64, bias: f64, scale: f64, latency_ms: f64) -> EvaluatorNode {
     EvaluatorNode {
         name: name.into(),
@@ -53,6 +55,7 @@ pub fn evaluator_node(name: &str, correlation: f64, bias: f64, scale: f64, laten
 
 /// The paper's experiment: every node answers every round, K = 3 of 3 evaluators, mean consensus,
 /// `R = q − 0.5·c`, 5,000 rounds, seed 42, audits and trust off (the paper has neither).
+#[must_use]
 pub fn paper() -> Scenario {
     let inference = PAPER_INFERENCE.iter().map(|&(n, m, sd, ms)| inference_node(n, m, sd, ms)).collect();
     let evaluators = PAPER_EVALUATORS.iter().map(|&(n, r, b, s, ms)| evaluator_node(n, r, b, s, ms)).collect();
@@ -65,6 +68,7 @@ pub fn paper() -> Scenario {
 /// The benchmark scenario shared with `scripts/bench/numpy_sim.py`: five inference nodes serve every
 /// round, K = 3 of 3 evaluators with normal noise per score (`t + N(0, 1)`), mean consensus, linear
 /// rewards, no audits.
+#[must_use]
 pub fn bench(rounds: u64) -> Scenario {
     let inference = PAPER_INFERENCE.iter().map(|&(n, m, sd, ms)| inference_node(n, m, sd, ms)).collect();
     let evaluators = [(0.0, 1.0, 12.0), (0.5, 1.5, 45.0), (-0.5, 2.0, 60.0)]
@@ -87,6 +91,7 @@ pub fn bench(rounds: u64) -> Scenario {
 }
 
 /// A built-in scenario by name: `paper` or `bench`.
+#[must_use]
 pub fn builtin(name: &str) -> Option<Scenario> {
     match name {
         "paper" => Some(paper()),

@@ -3,6 +3,7 @@
 use crate::engine::Engine;
 use crate::stats::Totals;
 use poq_core::normalize_rewards;
+use poq_core::{Aggregator, RewardRule};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ pub enum NodeKind {
 
 impl NodeKind {
     /// `inference` or `evaluator`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Inference => "inference",
@@ -62,9 +64,9 @@ pub struct NodeStats {
     pub trust_weight: Option<f64>,
 }
 
-/// Consensus error against the true quality, over all answers.
+/// How close the consensus came to the true quality, over all answers (errors on the 0–10 scale).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ConsensusError {
+pub struct ConsensusAccuracy {
     /// Answers scored.
     pub answers: u64,
     /// Mean absolute error (0–10 scale).
@@ -82,12 +84,16 @@ pub struct Report {
     pub params: BTreeMap<String, String>,
     /// Inference nodes first, then evaluators, in scenario order.
     pub nodes: Vec<NodeStats>,
-    /// Consensus error.
-    pub consensus: ConsensusError,
+    /// How close the consensus came to the truth.
+    pub consensus: ConsensusAccuracy,
 }
 
 impl Report {
-    pub(crate) fn build(engine: &Engine, totals: &Totals, trust: Option<&[f64]>) -> Report {
+    pub(crate) fn build<A: Aggregator + 'static, R: RewardRule + 'static>(
+        engine: &Engine<A, R>,
+        totals: &Totals,
+        trust: Option<&[f64]>,
+    ) -> Report {
         let sc = engine.scenario();
         let nf = sc.inference.len();
         let (lo, hi) = engine.reward_range();
@@ -142,18 +148,20 @@ impl Report {
         let e = totals.error;
         let n = e.n.max(1) as f64;
         Report {
-            params: sc.params().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            params: engine.params().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             nodes,
-            consensus: ConsensusError { answers: e.n, mae: e.abs / n, rmse: (e.sq / n).sqrt(), bias: e.signed / n },
+            consensus: ConsensusAccuracy { answers: e.n, mae: e.abs / n, rmse: (e.sq / n).sqrt(), bias: e.signed / n },
         }
     }
 
     /// The statistics of the node called `name`.
+    #[must_use]
     pub fn node(&self, name: &str) -> Option<&NodeStats> {
         self.nodes.iter().find(|n| n.node == name)
     }
 
     /// A plain-text table of the per-node rewards.
+    #[must_use]
     pub fn table(&self) -> String {
         let mut s = format!(
             "{:<22} {:<9} {:<14} {:>8} {:>9} {:>8} {:>19} {:>6} {:>6} {:>6}\n",

@@ -57,7 +57,7 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 
 /// The random stream of one round of one simulation.
 #[derive(Debug, Clone)]
-pub struct RoundRng {
+pub(crate) struct RoundRng {
     state: u64,
     /// The unused upper half of the last 64-bit output, with bit 63 set; 0 when there is none.
     spare: u64,
@@ -73,7 +73,7 @@ impl std::fmt::Debug for Ziggurat {
 impl RoundRng {
     /// The generator of round `round` of a simulation seeded with `seed`.
     #[inline]
-    pub fn new(seed: u64, round: u64) -> Self {
+    pub(crate) fn new(seed: u64, round: u64) -> Self {
         // Two mixes so that neighbouring seeds and neighbouring rounds land far apart.
         let key = mix64(seed ^ 0x005E_ED0F_9011_u64);
         RoundRng { state: mix64(key ^ round.wrapping_mul(GOLDEN)), spare: 0, zig: &ZIGGURAT }
@@ -81,26 +81,26 @@ impl RoundRng {
 
     /// The next 64 random bits.
     #[inline]
-    pub fn bits(&mut self) -> u64 {
+    pub(crate) fn bits(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GOLDEN);
         mix64(self.state)
     }
 
     /// Uniform in [0, 1) with 53 bits of precision.
     #[inline]
-    pub fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         (self.bits() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// True with probability `p` (exactly never for 0, always for 1).
     #[inline]
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && (p >= 1.0 || self.uniform() < p)
     }
 
     /// Uniform index in `0..n` (Lemire's multiply-shift; bias below 2^-64·n, irrelevant here).
     #[inline]
-    pub fn index(&mut self, n: usize) -> usize {
+    pub(crate) fn index(&mut self, n: usize) -> usize {
         ((u128::from(self.bits()) * n as u128) >> 64) as usize
     }
 
@@ -120,7 +120,7 @@ impl RoundRng {
 
     /// A standard normal draw (see the module notes).
     #[inline]
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let (i, x) = self.zig_point();
         // Inside layer i's rectangle (about 99% of draws): done.
         if x.abs() < self.zig.x[i + 1] { x } else { self.detached(|g| g.normal_edge(i, x)) }
@@ -214,7 +214,7 @@ mod tests {
         // The last layer, [0, x255] up to the top of the density, has area V too.
         let top = z.x[255] * (1.0 - density(z.x[255]));
         assert!((top - ZIG_V).abs() < 1e-12, "{top}");
-        // The base layer: the rectangle under f(R) plus the tail beyond R.
+        // The base layer: the rectangle under f(R) plus the tail beyond R (statrs as the reference).
         let tail = (std::f64::consts::PI / 2.0).sqrt() * statrs::function::erf::erfc(ZIG_R / 2f64.sqrt());
         assert!((ZIG_R * density(ZIG_R) + tail - ZIG_V).abs() < 1e-12);
     }

@@ -1,21 +1,24 @@
 //! One PoQ round: the hot path. No allocation unless a budget, a non-mean consensus or a
 //! transcript is asked for; per-round arrays live on the stack, buffers are reused per chunk.
 
-use crate::engine::{Engine, InfAct, MAX_K};
+use crate::engine::{Engine, InferenceAct, MAX_K};
 use crate::error::Result;
 use crate::error::SimError;
 use crate::rng::RoundRng;
 use crate::scenario::{Selection, Serving};
 use crate::stats::ChunkAcc;
-use crate::transcript::{AnswerRecord, Transcript, commitment, salt};
+use crate::transcript::Transcript;
+#[cfg(feature = "transcripts")]
+use crate::transcript::{AnswerRecord, commitment, salt};
 use crate::trust::TrustState;
 #[cfg(test)]
 use poq_core::Mean;
 use poq_core::{Aggregator, Reward, RewardRule, Score, agreement, split_budget};
+use std::any::Any;
 use std::ops::Range;
 
-fn in_round(r: u64, source: poq_core::Error) -> SimError {
-    SimError::Core { field: format!("round {r}"), source }
+fn in_round(round: u64, source: poq_core::Error) -> SimError {
+    SimError::Round { round, source }
 }
 
 /// Buffers reused across the rounds of a chunk.
@@ -35,10 +38,10 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    pub(crate) fn new(e: &Engine) -> Self {
+    pub(crate) fn new<A, R>(e: &Engine<A, R>) -> Self {
         Scratch {
             truths: vec![f64::NAN; e.outputs.len()],
-            stake_left: Vec::with_capacity(e.ev.len().max(e.inf.len())),
+            stake_left: Vec::with_capacity(e.evaluators.len().max(e.inference.len())),
             ids: [0; MAX_K],
             costs: [0.0; MAX_K],
             active: [false; MAX_K],
@@ -67,12 +70,12 @@ fn weighted_pick(weights: &[f64], total: f64, rng: &mut RoundRng) -> usize {
     last // rounding left the target past the sum: the last positive weight
 }
 
-impl Engine {
+impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     /// Draws the `k` evaluators of a round into `ids` (without replacement).
     #[inline]
     fn sample_evaluators(&self, scratch: &mut Scratch, rng: &mut RoundRng) {
         let ids = &mut scratch.ids;
-        let (m, k) = (self.ev.len(), self.k);
+        let (m, k) = (self.evaluators.len(), self.k);
         match self.scenario.sampling {
             Selection::Uniform if k == m => (0..m).for_each(|i| ids[i] = i),
             Selection::Uniform => {
@@ -84,7 +87,7 @@ impl Engine {
             }
             Selection::Stake => {
                 scratch.stake_left.clear();
-                scratch.stake_left.extend_from_slice(&self.ev_stakes);
+                scratch.stake_left.extend_from_slice(&self.evaluator_stakes);
                 let mut total: f64 = scratch.stake_left.iter().sum();
                 for id in ids.iter_mut().take(k) {
                     let i = rng.detached(|g| weighted_pick(&scratch.stake_left, total, g));
@@ -96,8 +99,9 @@ impl Engine {
         }
     }
 
-    /// Plays `rounds` in order, adding their payouts and consensus errors to `acc`. The reward rule
-    /// is matched here once, so that each payout below is the rule's inlined formula, not a dispatch.
+    /// Plays `rounds` in order, adding their payouts and consensus errors to `acc`. poq-core's
+    /// [`Reward`] enum is matched here once, so that each payout below is the chosen rule's inlined
+    /// formula, not a match; any other rule type is its own monomorphized loop already.
     pub(crate) fn play_rounds(
         &self,
         rounds: Range<u64>,
@@ -106,10 +110,12 @@ impl Engine {
         trust: Option<&mut TrustState>,
         record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
-        match self.reward {
-            Reward::Linear(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
-            Reward::QualityPerCost(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
-            Reward::Power(rule) => self.play_rounds_with(&rule, rounds, scratch, acc, trust, record),
+        let any: &dyn Any = &self.reward;
+        match any.downcast_ref::<Reward>() {
+            Some(Reward::Linear(rule)) => self.play_rounds_with(rule, rounds, scratch, acc, trust, record),
+            Some(Reward::QualityPerCost(rule)) => self.play_rounds_with(rule, rounds, scratch, acc, trust, record),
+            Some(Reward::Power(rule)) => self.play_rounds_with(rule, rounds, scratch, acc, trust, record),
+            None => self.play_rounds_with(&self.reward, rounds, scratch, acc, trust, record),
         }
     }
 
@@ -119,7 +125,7 @@ impl Engine {
     pub(crate) fn begin_round(&self, r: u64, scratch: &mut Scratch) -> (RoundRng, usize, Range<usize>) {
         let mut rng = RoundRng::new(self.scenario.seed, r);
         let prompt = rng.index(self.scenario.prompts);
-        let nf = self.inf.len();
+        let nf = self.inference.len();
         let served = match self.scenario.serving {
             Serving::All => 0..nf,
             Serving::Uniform => {
@@ -127,8 +133,8 @@ impl Engine {
                 i..i + 1
             }
             Serving::Stake => {
-                let total = self.inf_stakes.iter().sum();
-                let i = rng.detached(|g| weighted_pick(&self.inf_stakes, total, g));
+                let total = self.inference_stakes.iter().sum();
+                let i = rng.detached(|g| weighted_pick(&self.inference_stakes, total, g));
                 i..i + 1
             }
         };
@@ -138,9 +144,9 @@ impl Engine {
 
     /// [`play_rounds`](Self::play_rounds) with the rule known: honest rounds (asked for without
     /// trust or transcripts) take the loop in `honest.rs`, all others the general round below.
-    fn play_rounds_with<R: RewardRule>(
+    fn play_rounds_with<Rule: RewardRule>(
         &self,
-        rule: &R,
+        rule: &Rule,
         rounds: Range<u64>,
         scratch: &mut Scratch,
         acc: &mut ChunkAcc,
@@ -158,9 +164,9 @@ impl Engine {
     }
 
     /// Plays round `r` with reward rule `rule`.
-    fn play_round<R: RewardRule>(
+    fn play_round<Rule: RewardRule>(
         &self,
-        rule: &R,
+        rule: &Rule,
         r: u64,
         scratch: &mut Scratch,
         acc: &mut ChunkAcc,
@@ -169,12 +175,12 @@ impl Engine {
     ) -> Result<()> {
         let seed = self.scenario.seed;
         let (mut rng, prompt, served) = self.begin_round(r, scratch);
-        let nf = self.inf.len();
+        let nf = self.inference.len();
         let k = self.k.min(MAX_K); // always true (checked at build); lets the compiler drop bounds checks
         let Scratch { truths, ids, costs, active, scores, weights, pay, slashed, .. } = scratch;
         for j in 0..k {
-            let e = &self.ev[ids[j]];
-            costs[j] = e.c;
+            let e = &self.evaluators[ids[j]];
+            costs[j] = e.cost;
             active[j] = match &e.act {
                 Some(a) => rng.chance(a.p),
                 None => false,
@@ -187,6 +193,9 @@ impl Engine {
         if self.shared_outputs {
             truths.iter_mut().for_each(|t| *t = f64::NAN);
         }
+        #[cfg(not(feature = "transcripts"))]
+        let _ = (seed, &record);
+        #[cfg(feature = "transcripts")]
         let mut tx = record.as_ref().map(|_| Transcript {
             seed,
             round: r,
@@ -196,11 +205,11 @@ impl Engine {
         });
 
         for f in served {
-            let node = &self.inf[f];
+            let node = &self.inference[f];
             let (output, true_ms) = match node.act {
-                InfAct::Downgrade { p, output, ms } if rng.chance(p) => (output, ms),
-                InfAct::Copycat { p, victim, ms } if rng.chance(p) => (self.inf[victim].own, ms),
-                _ => (node.own, node.true_ms),
+                InferenceAct::Downgrade { p, output, ms } if rng.chance(p) => (output, ms),
+                InferenceAct::Copycat { p, victim, ms } if rng.chance(p) => (self.inference[victim].own_output, ms),
+                _ => (node.own_output, node.true_ms),
             };
             // One truth per output per round: a copycat's answer is its victim's answer.
             let truth = if !self.shared_outputs {
@@ -215,12 +224,12 @@ impl Engine {
 
             let mut sum = 0.0;
             for j in 0..k {
-                let e = &self.ev[ids[j]];
+                let e = &self.evaluators[ids[j]];
                 let mut s = e.scorer.score(truth, output, prompt, &mut rng);
-                if active[j] {
-                    if let Some(a) = &e.act {
-                        s = rng.detached(|g| a.act.apply(s, f, g));
-                    }
+                if active[j]
+                    && let Some(a) = &e.act
+                {
+                    s = rng.detached(|g| a.act.apply(s, f, g));
                 }
                 scores[j] = Score::clamped(s).map_err(|e| in_round(r, e))?;
                 sum += scores[j].value();
@@ -250,7 +259,7 @@ impl Engine {
             };
             acc.error.add(consensus.value() - truth);
 
-            pay[0] = rule.reward(consensus.quality(), node.c);
+            pay[0] = rule.reward(consensus.quality(), node.cost);
             for j in 0..k {
                 pay[j + 1] = rule.reward(agreement(scores[j], consensus), costs[j]);
             }
@@ -262,7 +271,7 @@ impl Engine {
             if self.audit.rate > 0.0 {
                 slashed[0] = rng.chance(self.audit.rate) && self.audit_fails(node.reported_ms, true_ms);
                 for j in 0..k {
-                    let e = &self.ev[ids[j]];
+                    let e = &self.evaluators[ids[j]];
                     let ms = match &e.act {
                         Some(a) if active[j] => a.ms.unwrap_or(e.true_ms),
                         _ => e.true_ms,
@@ -283,6 +292,7 @@ impl Engine {
                 acc.nodes[nf + ids[j]].add(pay[j + 1]);
             }
 
+            #[cfg(feature = "transcripts")]
             if let Some(tx) = tx.as_mut() {
                 let salts: Vec<u64> = (0..k).map(|j| salt(seed, r, f, ids[j])).collect();
                 tx.answers.push(AnswerRecord {
@@ -300,20 +310,22 @@ impl Engine {
                 });
             }
         }
+        #[cfg(feature = "transcripts")]
         if let (Some(out), Some(tx)) = (record, tx) {
             out.push(tx);
         }
         Ok(())
     }
+}
 
+#[cfg(test)]
+impl Engine {
     /// The mean consensus fast path agrees with poq-core's [`Mean`] (checked in tests).
-    #[cfg(test)]
     pub(crate) fn fast_mean(scores: &[Score]) -> Score {
         let sum: f64 = scores.iter().map(|s| s.value()).sum();
         Score::clamped(sum / scores.len() as f64).unwrap_or(Score::MIN)
     }
 
-    #[cfg(test)]
     pub(crate) fn core_mean(scores: &[Score]) -> Score {
         Mean.aggregate(scores, None).unwrap_or(Score::MIN)
     }

@@ -5,8 +5,6 @@
 //! into a Welford/Chan accumulator (count, mean, M2). The chunk size is fixed, so the result does
 //! not depend on the number of threads.
 
-use serde::{Deserialize, Serialize};
-
 /// Per-node sums within one chunk.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ChunkSums {
@@ -38,24 +36,25 @@ impl ChunkSums {
 }
 
 /// Count, mean and M2 (sum of squared deviations) of a stream, mergeable (Chan et al. 1979).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Welford {
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Welford {
     /// Observations.
-    pub n: u64,
+    pub(crate) n: u64,
     /// Their mean.
-    pub mean: f64,
+    pub(crate) mean: f64,
     /// Sum of squared deviations from the mean.
-    pub m2: f64,
+    pub(crate) m2: f64,
 }
 
 impl Welford {
     /// Adds one observation.
-    pub fn push(&mut self, x: f64) {
+    #[cfg(test)]
+    pub(crate) fn push(&mut self, x: f64) {
         self.merge(&Welford { n: 1, mean: x, m2: 0.0 });
     }
 
     /// Merges another accumulator into this one.
-    pub fn merge(&mut self, o: &Welford) {
+    pub(crate) fn merge(&mut self, o: &Welford) {
         if o.n == 0 {
             return;
         }
@@ -82,21 +81,16 @@ impl Welford {
     }
 
     /// Sample standard deviation (NaN below two observations).
-    pub fn std(&self) -> f64 {
+    pub(crate) fn std(&self) -> f64 {
         if self.n < 2 { f64::NAN } else { (self.m2 / (self.n - 1) as f64).sqrt() }
     }
 
     /// Two-sided 95 % confidence interval of the mean from Student's t with n − 1 degrees of freedom.
-    pub fn ci95(&self) -> (f64, f64) {
-        use statrs::distribution::{ContinuousCDF, StudentsT};
+    pub(crate) fn ci95(&self) -> (f64, f64) {
         if self.n < 2 {
             return (f64::NAN, f64::NAN);
         }
-        const Z: f64 = 1.959_963_984_540_054;
-        let df = (self.n - 1) as f64;
-        // Beyond 10^4 degrees of freedom t and normal quantiles agree to 1e-4 relative, and statrs'
-        // iterative t quantile gets slow for huge df: use the normal one.
-        let t = if df > 1e4 { Z } else { StudentsT::new(0.0, 1.0, df).map_or(Z, |d| d.inverse_cdf(0.975)) };
+        let t = crate::special::t_975((self.n - 1) as f64);
         let half = t * self.std() / (self.n as f64).sqrt();
         (self.mean - half, self.mean + half)
     }
@@ -201,6 +195,12 @@ mod tests {
         [1.0, 2.0, 3.0, 4.0].iter().for_each(|&x| w.push(x));
         let (lo, hi) = w.ci95();
         assert!((hi - 2.5 - 2.0543).abs() < 1e-3 && (2.5 - lo - 2.0543).abs() < 1e-3, "{lo} {hi}");
+        // Many observations: the factor is t(0.975, n − 1), not the normal's 1.96.
+        let mut w = Welford::default();
+        (0..20_001).for_each(|i| w.push(f64::from(i % 2)));
+        let (lo, hi) = w.ci95();
+        let want = 1.960_082_605_158_135_2 * w.std() / (w.n as f64).sqrt(); // t(0.975, 20000), mpmath
+        assert!(((hi - lo) / 2.0 / want - 1.0).abs() < 1e-12, "{lo} {hi}");
         assert!(Welford::default().ci95().0.is_nan());
     }
 }

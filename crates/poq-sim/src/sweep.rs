@@ -15,7 +15,7 @@ use crate::adversary::{EvaluatorAdversary, EvaluatorAttack, LazyScore};
 use crate::engine::Engine;
 use crate::error::{Result, SimError};
 use crate::report::Report;
-use crate::run::{RunOptions, progress_bar};
+use crate::run::{Progress, RunOptions};
 use crate::scenario::{Cost, Scenario, Selection, Serving};
 use crate::trust::{SpotCheck, Trust};
 use poq_core::{Consensus, Linear, Reward};
@@ -80,16 +80,19 @@ impl Sweep {
     }
 
     /// Number of points (1 for an empty sweep: the base scenario).
+    #[must_use]
     pub fn len(&self) -> usize {
         self.axes.iter().map(|a| a.values.len()).product()
     }
 
     /// Whether the sweep has no axes.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.axes.is_empty()
     }
 
     /// The (key, value) pairs of point `index`.
+    #[must_use]
     pub fn point(&self, mut index: usize) -> Vec<(&str, &str)> {
         let mut out = Vec::with_capacity(self.axes.len());
         for a in self.axes.iter().rev() {
@@ -142,6 +145,7 @@ impl Shard {
     }
 
     /// Whether point `p` belongs to this shard.
+    #[must_use]
     pub fn owns(&self, p: usize) -> bool {
         p % self.count == self.index
     }
@@ -159,11 +163,11 @@ pub fn apply(sc: &mut Scenario, key: &str, value: &str) -> Result<()> {
     match key {
         "alpha" | "beta" => {
             let v: f64 = parse(key, value)?;
-            let Reward::Linear(Linear { alpha, beta }) = sc.reward else {
+            let Reward::Linear(rule) = sc.reward else {
                 return Err(bad("alpha and beta apply to the linear reward rule only"));
             };
-            sc.reward =
-                Reward::Linear(if key == "alpha" { Linear { alpha: v, beta } } else { Linear { alpha, beta: v } });
+            let (alpha, beta) = if key == "alpha" { (v, rule.beta()) } else { (rule.alpha(), v) };
+            sc.reward = Reward::Linear(Linear::new(alpha, beta).map_err(SimError::core(key))?);
         }
         "k" => sc.k = parse(key, value)?,
         "consensus" => {
@@ -262,10 +266,10 @@ pub fn inject(sc: &mut Scenario, attack: &str, ratio: f64) -> Result<()> {
 }
 
 /// Runs the points of `sweep` owned by `shard` (all when None), in parallel, returning
-/// `(point, report)` in point order.
+/// `(point, report)` in point order. `progress` draws a bar on stderr (feature `progress`).
 pub fn run_sweep(base: &Scenario, sweep: &Sweep, shard: Option<Shard>, progress: bool) -> Result<Vec<(usize, Report)>> {
     let points: Vec<usize> = (0..sweep.len()).filter(|&p| shard.is_none_or(|s| s.owns(p))).collect();
-    let bar = progress_bar(points.len() as u64, progress);
+    let bar = Progress::new(points.len() as u64, progress);
     let out = points
         .par_iter()
         .map(|&p| {
@@ -275,6 +279,6 @@ pub fn run_sweep(base: &Scenario, sweep: &Sweep, shard: Option<Shard>, progress:
             Ok((p, r))
         })
         .collect::<Result<Vec<_>>>();
-    bar.finish_and_clear();
+    bar.finish();
     out
 }

@@ -64,6 +64,7 @@ pub(crate) fn salt(seed: u64, round: u64, node: usize, evaluator: usize) -> u64 
 }
 
 /// The commitment to `score` (hex SHA-256).
+#[must_use]
 pub fn commitment(round: u64, node: usize, evaluator: usize, score: f64, salt: u64) -> String {
     let mut h = Sha256::new();
     h.update(b"poq-commit-v1");
@@ -75,9 +76,12 @@ pub fn commitment(round: u64, node: usize, evaluator: usize, score: f64, salt: u
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Engine {
+impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     /// Recomputes a transcript's consensus and payouts from its reveals; any difference, a bad
     /// commitment or an out-of-range index is an error naming the round.
+    ///
+    /// # Errors
+    /// [`SimError::Transcript`] with what differed.
     pub fn verify(&self, t: &Transcript) -> Result<()> {
         let fail = |reason: String| SimError::Transcript { round: t.round, reason };
         let k = t.evaluators.len();
@@ -85,12 +89,12 @@ impl Engine {
             return Err(fail(format!("{k} evaluators, the scenario samples {}", self.k)));
         }
         for (i, &e) in t.evaluators.iter().enumerate() {
-            if e >= self.ev.len() || t.evaluators[..i].contains(&e) {
+            if e >= self.evaluators.len() || t.evaluators[..i].contains(&e) {
                 return Err(fail(format!("evaluator id {e} is out of range or repeated")));
             }
         }
         for a in &t.answers {
-            let node = self.inf.get(a.node).ok_or_else(|| fail(format!("node id {} out of range", a.node)))?;
+            let node = self.inference.get(a.node).ok_or_else(|| fail(format!("node id {} out of range", a.node)))?;
             let lens = [
                 a.commitments.len(),
                 a.salts.len(),
@@ -123,9 +127,9 @@ impl Engine {
                 return Err(fail(format!("node {}: consensus {} recomputes to {}", a.node, a.consensus, consensus)));
             }
             let mut rewards = Vec::with_capacity(k + 1);
-            rewards.push(self.reward.reward(consensus.quality(), node.c));
+            rewards.push(self.reward.reward(consensus.quality(), node.cost));
             for (s, &e) in scores.iter().zip(&t.evaluators) {
-                rewards.push(self.reward.reward(agreement(*s, consensus), self.ev[e].c));
+                rewards.push(self.reward.reward(agreement(*s, consensus), self.evaluators[e].cost));
             }
             if let Some(pool) = self.scenario.budget {
                 rewards = split_budget(pool, &rewards).map_err(|e| fail(e.to_string()))?;

@@ -36,6 +36,7 @@ pub enum Trust {
 
 impl Trust {
     /// A short name for reports.
+    #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
             Trust::None => "none",
@@ -146,16 +147,19 @@ impl SpotCheckTrust {
     }
 
     /// Current weights, by evaluator id.
+    #[must_use]
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }
 
     /// Current error estimates, by evaluator id.
+    #[must_use]
     pub fn errors(&self) -> &[f64] {
         &self.error
     }
 
     /// Probability that a round is a spot check.
+    #[must_use]
     pub fn rate(&self) -> f64 {
         self.params.rate
     }

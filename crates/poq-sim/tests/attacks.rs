@@ -6,8 +6,8 @@ mod common;
 use common::pool;
 use poq_core::Consensus;
 use poq_sim::{
-    Cost, EvaluatorAdversary, EvaluatorAttack, InferenceAttack, LazyScore, QualityModel, SpotCheck, Trust, paper,
-    simulate,
+    Audit, Cost, EvaluatorAdversary, EvaluatorAttack, InferenceAttack, LazyScore, QualityModel, SpotCheck, Trust,
+    paper, simulate,
 };
 
 fn mean_of(sc: &poq_sim::Scenario, node: &str) -> f64 {
@@ -15,9 +15,9 @@ fn mean_of(sc: &poq_sim::Scenario, node: &str) -> f64 {
 }
 
 #[test]
-fn misreporting_cost_loses_money_at_the_default_audit_rate() {
+fn misreporting_cost_loses_money_at_the_recommended_audit_rate() {
     let mut honest = paper();
-    honest.audit = Default::default(); // the default audit: 5 %, 10 % tolerance, 25 units
+    honest.audit = Audit::RECOMMENDED; // 5 %, 10 % tolerance, 25 units
     let mut liar = honest.clone();
     liar.inference[4].adversary = Some(InferenceAttack::Misreport { factor: 0.3 });
     let (h, l) = (mean_of(&honest, "Phi-3-mini"), mean_of(&liar, "Phi-3-mini"));
@@ -30,7 +30,7 @@ fn misreporting_cost_loses_money_at_the_default_audit_rate() {
     assert!(mean_of(&liar, "Phi-3-mini") > mean_of(&honest, "Phi-3-mini") + 0.05);
     // Evaluators too.
     let mut ev = paper();
-    ev.audit = Default::default();
+    ev.audit = Audit::RECOMMENDED;
     let base = mean_of(&ev, "cross-encoder-b");
     ev.evaluators[2].adversary = Some(EvaluatorAdversary::always(EvaluatorAttack::Misreport { factor: 0.2 }));
     assert!(mean_of(&ev, "cross-encoder-b") < base);
@@ -127,6 +127,7 @@ fn noise_and_intermittent_manipulation() {
 #[test]
 fn lazy_evaluators_are_caught_by_audits() {
     let mut sc = pool(3, 0.5);
+    sc.audit = Audit::RECOMMENDED;
     sc.evaluators[2].adversary = Some(EvaluatorAdversary::always(EvaluatorAttack::Lazy {
         score: LazyScore::Constant(5.0),
         cost: Cost::Latency(0.1),
@@ -155,7 +156,7 @@ fn downgrade_and_copycat_pay_without_audits_and_lose_with_them() {
     // Serving a worse model lowers the paid quality, and audits add slashing on top.
     let b = mean_of(&base, "Llama-3.2-3B");
     assert!(mean_of(&down, "Llama-3.2-3B") < b);
-    down.audit = Default::default();
+    down.audit = Audit::RECOMMENDED;
     let r = simulate(&down).unwrap();
     assert!(r.node("Llama-3.2-3B").unwrap().slashes > 0);
 
@@ -167,6 +168,6 @@ fn downgrade_and_copycat_pay_without_audits_and_lose_with_them() {
     // Replaying Llama's answers earns Llama's quality at Phi's reported cost.
     let gain = copied.node("Phi-3-mini").unwrap().mean_reward - honest_phi;
     assert!(gain > 0.05, "copycat gain {gain}");
-    copy.audit = Default::default();
+    copy.audit = Audit::RECOMMENDED;
     assert!(mean_of(&copy, "Phi-3-mini") < honest_phi);
 }

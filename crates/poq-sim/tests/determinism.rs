@@ -2,7 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 use poq_sim::output::write_csv;
-use poq_sim::{CHUNK, Engine, RunOptions, Serving, Trust, paper};
+use poq_sim::{Engine, RunOptions, Serving, Trust, paper};
+
+/// poq-sim's rounds per chunk (private in `run.rs`): the runs below span several chunks.
+const CHUNK: u64 = 4096;
 
 fn bytes(sc: &poq_sim::Scenario, threads: usize) -> (Vec<u8>, Vec<u8>) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -36,7 +36,7 @@ name = "y"
 scoring = { model = "noisy", sd = 1.0 }
 cost = 20.0
 stake = 2.0
-adversary = { attack = { kind = "boost", amount = 2.0, targets = ["b"] }, probability = 0.5 }
+adversary = { attack = "boost", amount = 2.0, targets = ["b"], probability = 0.5 }
 "#;
 
 #[test]
@@ -59,7 +59,7 @@ fn bad_fields_are_named() {
         ("cost = 300.0", "cost = -3.0", "inference[1].cost"),
         ("probability = 0.5", "probability = 1.5", "evaluators[1].adversary.probability"),
         ("correlation = 0.6", "correlation = -2.0", "evaluators[0].scoring.correlation"),
-        ("targets = [\"b\"]", "targets = [\"zz\"]", "evaluators[1].adversary.attack.targets[0]"),
+        ("targets = [\"b\"]", "targets = [\"zz\"]", "evaluators[1].adversary.targets[0]"),
         ("beta = 0.25", "beta = -1.0", "reward"),
         ("name = \"y\"", "name = \"x\"", "evaluators[1].name"),
         ("stake = 2.0", "stake = -1.0", "evaluators[1].stake"),
@@ -70,6 +70,32 @@ fn bad_fields_are_named() {
     }
     let e = err_toml(&GOOD.replace("factor = 0.5", "factor = 0.0"));
     assert!(e.contains("inference[1].adversary.factor"), "{e}");
+}
+
+#[test]
+fn a_wrong_cost_names_the_accepted_forms() {
+    let e = err_toml(&GOOD.replace("cost = 300.0", "cost = \"fast\""));
+    assert!(e.contains("cost = \"fast\"") && e.contains("line 17"), "{e}");
+    assert!(e.contains("mean latency in milliseconds") && e.contains("latency_mean_ms"), "{e}");
+    assert!(!e.contains("untagged"), "{e}");
+    // JSON says the same, with line and column.
+    let json =
+        serde_json::to_string(&Scenario::from_toml(GOOD).unwrap()).unwrap().replace("\"cost\":100.0", "\"cost\":[1]");
+    let e = Scenario::from_json(&json).unwrap_err().to_string();
+    assert!(e.contains("mean latency in milliseconds") && e.contains("column"), "{e}");
+}
+
+#[test]
+fn defaults_are_the_documented_constants_and_audits_are_off() {
+    let sc = Scenario::from_toml(&GOOD.replace("rounds = 100\nseed = 7\n", "")).unwrap();
+    assert_eq!((sc.rounds, sc.seed), (Scenario::DEFAULT_ROUNDS, Scenario::DEFAULT_SEED));
+    assert_eq!(sc.prompts, Scenario::DEFAULT_PROMPTS);
+    assert_eq!(sc.audit, poq_sim::Audit::OFF);
+    let built = Scenario::new(sc.inference.clone(), sc.evaluators.clone());
+    assert_eq!((built.k, built.audit, built.name.as_str()), (Scenario::DEFAULT_K, poq_sim::Audit::OFF, "custom"));
+    // A file that turns audits on with only a rate gets the recommended tolerance and penalty.
+    let on = Scenario::from_toml(&format!("audit = {{ rate = 0.05 }}\n{GOOD}")).unwrap();
+    assert_eq!(on.audit, poq_sim::Audit::RECOMMENDED);
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! Commit-reveal transcripts: payouts recompute exactly; tampering is detected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-use poq_core::Consensus;
-use poq_sim::{Engine, RunOptions, SpotCheck, Transcript, Trust, paper};
+use poq_sim::{Audit, Consensus, Engine, RunOptions, SpotCheck, Transcript, Trust, paper};
 
 fn check_all(sc: &poq_sim::Scenario) {
     let e = Engine::new(sc).unwrap();
@@ -18,7 +17,7 @@ fn check_all(sc: &poq_sim::Scenario) {
 #[test]
 fn payouts_recompute_exactly_under_every_rule() {
     let mut sc = paper();
-    sc.audit = Default::default();
+    sc.audit = Audit::RECOMMENDED;
     check_all(&sc);
     sc.consensus = Consensus::Median;
     sc.budget = Some(10.0);
@@ -56,7 +55,7 @@ fn transcripts_do_not_change_results_and_match_the_totals() {
     let e = Engine::new(&sc).unwrap();
     let plain = e.run(RunOptions::default()).unwrap();
     let mut sink = Vec::new();
-    let with = e.run(RunOptions { progress: false, transcripts: Some(&mut sink) }).unwrap();
+    let with = e.run(RunOptions::default().transcripts(&mut sink)).unwrap();
     assert_eq!(plain, with);
     let lines: Vec<Transcript> =
         String::from_utf8(sink).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

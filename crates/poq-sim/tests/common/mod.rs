@@ -2,9 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
-use poq_sim::{Cost, EvaluatorNode, PAPER_INFERENCE, Scenario, ScoreModel, inference_node};
+use poq_sim::{Audit, Cost, EvaluatorNode, PAPER_INFERENCE, Scenario, ScoreModel, inference_node};
 
-/// The paper's inference nodes with `m` honest evaluators scoring `t + N(0, sd²)`.
+/// The paper's inference nodes with `m` honest evaluators scoring `t + N(0, sd²)`, K = m, and the
+/// recommended cost audits.
 pub fn pool(m: usize, sd: f64) -> Scenario {
     let inference = PAPER_INFERENCE.iter().map(|&(n, q, s, ms)| inference_node(n, q, s, ms)).collect();
     let evaluators = (0..m)
@@ -19,5 +20,6 @@ pub fn pool(m: usize, sd: f64) -> Scenario {
         .collect();
     let mut sc = Scenario::new(inference, evaluators);
     sc.k = m;
+    sc.audit = Audit::RECOMMENDED;
     sc
 }
