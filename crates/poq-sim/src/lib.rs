@@ -102,8 +102,8 @@
 //! | `json` | [`Scenario::from_json`], JSON in [`Scenario::from_path`], [`output::write_json_file`] | serde_json |
 //! | `toml` | [`Scenario::from_toml`], `.toml` files in [`Scenario::from_path`] | toml |
 //! | `csv` | [`output::write_csv`], [`output::write_csv_file`], [`output::merge_csv`] | csv |
-//! | `progress` | a progress bar on stderr ([`RunOptions::progress`], [`sweep::run_sweep`]) | indicatif |
-//! | `transcripts` | commit-reveal transcripts: [`Engine::transcripts`], [`Engine::verify`], [`RunOptions::transcripts`], [`commitment`] (implies `json`) | sha2 |
+//! | `progress` | a progress bar on stderr ([`RunOptions::progress`](method@RunOptions::progress), [`sweep::run_sweep`]) | indicatif |
+//! | `transcripts` | commit-reveal transcripts: [`Engine::transcripts`], [`Engine::verify`], [`RunOptions::transcripts`](method@RunOptions::transcripts), [`commitment`] (implies `json`) | sha2 |
 #![cfg_attr(
     not(all(feature = "json", feature = "toml", feature = "csv", feature = "progress", feature = "transcripts")),
     allow(rustdoc::broken_intra_doc_links)
