@@ -27,13 +27,13 @@
 //! them together: the weight products then run over one row per sequence, so the weights are
 //! read once for all of them, with the same sums as one sequence alone.
 
+use super::attention::{Heads, Step, attention};
 use super::metadata::Metadata;
 use crate::error::{Error, Result};
 use crate::quant::{self, Activations, Bytes, Format, MATVEC_ROWS, QMatrix};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
-use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The most sequences held at once (each with its own cache).
@@ -41,10 +41,6 @@ pub const MAX_SEQUENCES: usize = MATVEC_ROWS;
 
 /// The `general.architecture` values this forward runs.
 pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "gemma3"];
-
-/// Attention work (key positions × heads × head width) below which a decoding step's heads run
-/// on one thread: waking the pool costs more than a short cache takes.
-const PARALLEL_ATTENTION: usize = 1 << 16;
 
 /// How rotary embeddings pair a head's dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -519,6 +515,7 @@ impl Decoder {
         let (width, hd, eps) = (self.width, self.head_dim, self.eps);
         let (q_dim, kv_dim) = (self.heads * hd, self.kv_heads * hd);
         let acts = self.activations;
+        let isa = quant::Isa::detect();
         let mut x = vec![0f32; rows * width];
         for (row, &id) in x.chunks_exact_mut(width).zip(steps.iter().flat_map(|(_, t)| t.iter())) {
             self.embed.dequantize_row(id as usize, row);
@@ -559,7 +556,18 @@ impl Decoder {
                 row += n;
             }
             let shape = Heads { heads: self.heads, kv_heads: self.kv_heads, head_dim: hd };
-            attention(&self.sequences, steps, &starts, layer.window, shape, l, &q, &mut att);
+            let mut row = 0;
+            let cached: Vec<Step<'_>> = steps
+                .iter()
+                .zip(&starts)
+                .map(|(&(slot, tokens), &pos)| {
+                    let seq = &self.sequences[slot];
+                    let step = Step { keys: &seq.keys[l], values: &seq.values[l], pos, tokens: tokens.len(), row };
+                    row += tokens.len();
+                    step
+                })
+                .collect();
+            attention(&cached, layer.window, shape, isa, &q, &mut att);
             products(&mut [(&layer.wo, &mut o)], &att, rows, acts);
             residual(&mut x, &mut o, layer.post_attn_norm.as_deref(), eps);
             rms_norm(&x, &layer.ffn_norm, eps, &mut h);
@@ -638,252 +646,11 @@ fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
 }
 
-/// Attention heads' shape.
-#[derive(Debug, Clone, Copy)]
-struct Heads {
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
-}
-
-/// One head's attention over a sequence's cached keys and values: which query rows, which head,
-/// where its keys start, and the first position of the step.
-struct HeadTask<'a> {
-    keys: &'a [f32],
-    values: &'a [f32],
-    /// The step's first position and its number of tokens.
-    pos: usize,
-    tokens: usize,
-    /// The step's first row in `q` / `att`.
-    row: usize,
-    head: usize,
-}
-
-/// Softmax attention of every step's queries (rows of `q`, heads × head dim) over its sequence's
-/// cache in layer `l`, causal and, with a `window`, limited to the last `window` positions; the
-/// heads' outputs into `att` (same layout as `q`).
-#[allow(clippy::too_many_arguments)]
-fn attention(
-    sequences: &[Sequence],
-    steps: &[(usize, &[u32])],
-    starts: &[usize],
-    window: Option<usize>,
-    shape: Heads,
-    l: usize,
-    q: &[f32],
-    att: &mut [f32],
-) {
-    let mut tasks = Vec::with_capacity(steps.len() * shape.heads);
-    let mut row = 0;
-    let mut work = 0;
-    for (&(slot, tokens), &pos) in steps.iter().zip(starts) {
-        let seq = &sequences[slot];
-        for head in 0..shape.heads {
-            tasks.push(HeadTask { keys: &seq.keys[l], values: &seq.values[l], pos, tokens: tokens.len(), row, head });
-        }
-        work += (pos + tokens.len()) * tokens.len() * shape.heads * shape.head_dim;
-        row += tokens.len();
-    }
-    let out = quant::SharedOut::new(att);
-    let run = |t: &HeadTask<'_>| head_attention(t, shape, window, q, out);
-    if work < PARALLEL_ATTENTION {
-        tasks.iter().for_each(run);
-    } else {
-        tasks.par_iter().for_each(run);
-    }
-}
-
-/// One head of one step, written to the head's columns of the step's rows of `att`: a decoding
-/// step's single query runs against the cache directly, a prompt's queries as two gemm products
-/// (scores, then values).
-fn head_attention(t: &HeadTask<'_>, shape: Heads, window: Option<usize>, q: &[f32], att: quant::SharedOut) {
-    let (hd, q_dim) = (shape.head_dim, shape.heads * shape.head_dim);
-    let kv = t.head / (shape.heads / shape.kv_heads);
-    let kv_dim = shape.kv_heads * hd;
-    let scale = 1.0 / (hd as f32).sqrt();
-    // Keys from `from` (the window's start for the step's first query) to its last position.
-    let from = window.map_or(0, |w| (t.pos + 1).saturating_sub(w));
-    let seen = t.pos + t.tokens - from;
-    let keys = &t.keys[from * kv_dim + kv * hd..];
-    let values = &t.values[from * kv_dim + kv * hd..];
-    SCORES.with_borrow_mut(|scores| {
-        scores.clear();
-        scores.resize(t.tokens * seen, 0.0);
-        let queries = &q[t.row * q_dim + t.head * hd..];
-        let out = att.at(t.row * q_dim + t.head * hd);
-        if t.tokens == 1 {
-            // SAFETY: this head's `hd` columns of the step's row of `att`, written by this task only.
-            let out = unsafe { std::slice::from_raw_parts_mut(out, hd) };
-            let keys = Strided { data: keys, stride: kv_dim, len: hd };
-            let values = Strided { data: values, stride: kv_dim, len: hd };
-            return single_query(&queries[..hd], keys, values, scale, scores, out);
-        }
-        // SAFETY: (tokens, hd) queries with row stride q_dim and (seen, hd) keys with row stride
-        // kv_dim lie inside `q` and the cache; `scores` is (tokens, seen).
-        unsafe {
-            quant::gemm_rows(
-                t.tokens,
-                seen,
-                hd,
-                (scores.as_mut_ptr(), seen),
-                (queries.as_ptr(), q_dim),
-                (keys.as_ptr(), kv_dim),
-                true,
-                scale,
-            )
-        };
-        for (i, row) in scores.chunks_exact_mut(seen).enumerate() {
-            // Query i sees keys up to its own position, and within its window.
-            let last = t.pos + i - from;
-            let first = window.map_or(0, |w| (t.pos + i + 1).saturating_sub(w).saturating_sub(from));
-            softmax_range(row, first, last);
-        }
-        // SAFETY: `scores` is (tokens, seen), the values (seen, hd) with row stride kv_dim lie in
-        // the cache, and the destination (tokens, hd) with row stride q_dim is this head's columns
-        // of the step's rows of `att`, written by this task only.
-        unsafe {
-            quant::gemm_rows(
-                t.tokens,
-                hd,
-                seen,
-                (out, q_dim),
-                (scores.as_ptr(), seen),
-                (values.as_ptr(), kv_dim),
-                false,
-                1.0,
-            )
-        };
-    });
-}
-
-thread_local! {
-    /// Each thread's attention scores (tokens × keys) for [`head_attention`].
-    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Softmax of `row[first..=last]` in place; the rest of the row set to 0.
-fn softmax_range(row: &mut [f32], first: usize, last: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if quant::Isa::Avx2.available() {
-        #[target_feature(enable = "avx2,fma")]
-        fn fused(row: &mut [f32]) {
-            softmax::<true>(row)
-        }
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        unsafe { fused(&mut row[first..=last]) };
-    } else {
-        softmax::<false>(&mut row[first..=last]);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    softmax::<false>(&mut row[first..=last]);
-    row[..first].fill(0.0);
-    row[last + 1..].fill(0.0);
-}
-
-/// Softmax in place, with sixteen running maxima and sums (vectorizes; a running fold would
-/// wait on each previous element).
-#[inline(always)]
-fn softmax<const FMA: bool>(row: &mut [f32]) {
-    let mut top = [f32::NEG_INFINITY; 16];
-    for chunk in row.chunks(16) {
-        for (t, &s) in top.iter_mut().zip(chunk) {
-            *t = t.max(s);
-        }
-    }
-    let max = tree(top, f32::max);
-    let mut sums = [0f32; 16];
-    for chunk in row.chunks_mut(16) {
-        for (s, l) in chunk.iter_mut().zip(&mut sums) {
-            *s = exp_nonpositive(*s - max);
-            *l += *s;
-        }
-    }
-    let inv = 1.0 / tree(sums, |a, b| a + b);
-    row.iter_mut().for_each(|s| *s *= inv);
-}
-
-/// Sixteen lanes combined pairwise (four dependent steps instead of fifteen).
-#[inline(always)]
-fn tree(mut lanes: [f32; 16], op: fn(f32, f32) -> f32) -> f32 {
-    let mut width = 8;
-    while width > 0 {
-        for l in 0..width {
-            lanes[l] = op(lanes[l], lanes[l + width]);
-        }
-        width /= 2;
-    }
-    lanes[0]
-}
-
-/// Rows of `len` values every `stride` values (one key/value head's cache).
-#[derive(Clone, Copy)]
-struct Strided<'a> {
-    data: &'a [f32],
-    stride: usize,
-    len: usize,
-}
-
-impl Strided<'_> {
-    fn row(&self, j: usize) -> &[f32] {
-        &self.data[j * self.stride..][..self.len]
-    }
-}
-
-/// A decoding step's attention for one head: `out = softmax(scale · K·q) · V` over every cached
-/// position of `keys` and `values`, `scores` as scratch. Compiled for AVX2 with FMA where the
-/// CPU has them (the cache at CNN/DailyMail lengths makes this a fifth of a step's arithmetic).
-fn single_query(q: &[f32], keys: Strided<'_>, values: Strided<'_>, scale: f32, scores: &mut [f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if quant::Isa::Avx2.available() {
-        #[target_feature(enable = "avx2,fma")]
-        fn fused(q: &[f32], k: Strided<'_>, v: Strided<'_>, scale: f32, s: &mut [f32], out: &mut [f32]) {
-            single_query_with::<true>(q, k, v, scale, s, out)
-        }
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { fused(q, keys, values, scale, scores, out) };
-    }
-    single_query_with::<false>(q, keys, values, scale, scores, out)
-}
-
-#[inline(always)]
-fn single_query_with<const FMA: bool>(
-    q: &[f32],
-    keys: Strided<'_>,
-    values: Strided<'_>,
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
-    for (j, s) in scores.iter_mut().enumerate() {
-        *s = dot::<FMA>(q, keys.row(j)) * scale;
-    }
-    softmax::<FMA>(scores);
-    out.fill(0.0);
-    for (j, &p) in scores.iter().enumerate() {
-        for (o, v) in out.iter_mut().zip(values.row(j)) {
-            *o = quant::madd::<FMA>(p, *v, *o);
-        }
-    }
-}
-
-/// `a · b` in sixteen running sums.
-#[inline(always)]
-fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let full = a.len() / 16 * 16;
-    for (x, y) in a[..full].chunks_exact(16).zip(b[..full].chunks_exact(16)) {
-        for l in 0..16 {
-            lanes[l] = quant::madd::<FMA>(x[l], y[l], lanes[l]);
-        }
-    }
-    tree(lanes, |a, b| a + b) + a[full..].iter().zip(&b[full..]).map(|(x, y)| x * y).sum::<f32>()
-}
-
 /// eˣ for x ≤ 0 in plain arithmetic (vectorizes; no library call): x = n·ln 2 + r with
 /// |r| ≤ ln 2 / 2, e^r by its Taylor polynomial to degree 6, 2ⁿ built in the exponent bits;
 /// within 3e-7 of eˣ. Below −87 it returns e⁻⁸⁷ (f32's normal range ends there).
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(super) fn exp_nonpositive(x: f32) -> f32 {
     // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits, without a library call.
     const SHIFT: f32 = 12_582_912.0;
     let x = x.max(-87.0);

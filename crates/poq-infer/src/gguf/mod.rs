@@ -6,6 +6,7 @@
 //! and llama or qwen2 files asked for candle's quantized kernels run candle-transformers' models.
 
 mod alignment;
+mod attention;
 mod decoder;
 pub mod hyperparams;
 pub mod metadata;

@@ -26,7 +26,6 @@ mod simd;
 
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
-pub(crate) use formats::madd;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::Arc;
