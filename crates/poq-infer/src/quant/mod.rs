@@ -642,8 +642,6 @@ mod paths {
             }
             /// # Safety
             /// As above.
-            /// # Safety
-            /// As above.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
             unsafe fn $int8<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {

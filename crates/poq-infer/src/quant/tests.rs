@@ -233,3 +233,36 @@ fn int8_activations_are_llama_cpp_style_quantized_dots() {
         }
     }
 }
+
+/// The SIMD kernels end each vector's sums with the portable kernel's tree, in registers: with
+/// fused multiply–adds on both sides, the results are the same bits.
+#[test]
+fn simd_sums_are_the_portable_tree_bit_for_bit() {
+    fn check<B: super::formats::Block>(format: Format) {
+        let mut rng = StdRng::seed_from_u64(5);
+        let cols = if format.block_len() == 256 { 768 } else { 576 };
+        let (m, _) = quantized(format, 37, cols, &mut rng);
+        let bytes = match &m.storage {
+            Storage::Packed { bytes, .. } => bytes.clone(),
+            Storage::Dense(_) => unreachable!(),
+        };
+        let xs = random(8 * cols, &mut rng);
+        let row_bytes = cols / B::LEN * B::BYTES;
+        for isa in available().into_iter().filter(|i| *i != Isa::Portable) {
+            let m = QMatrix::packed(bytes.clone(), format, 37, cols).unwrap().with_isa(isa).unwrap();
+            let mut got = vec![f32::NAN; 8 * 37];
+            m.matvecs(&xs, &mut got);
+            for r in 0..37 {
+                let row = &bytes.as_slice()[r * row_bytes..][..row_bytes];
+                let x: [&[f32]; 8] = std::array::from_fn(|k| &xs[k * cols..][..cols]);
+                let want = super::kernel::row_dots::<B, 8, true, false>(row, x);
+                for (k, w) in want.iter().enumerate() {
+                    assert_eq!(got[k * 37 + r].to_bits(), w.to_bits(), "{format:?} {isa:?} row {r} vector {k}");
+                }
+            }
+        }
+    }
+    check::<super::formats::Q4_1>(Format::Q4_1);
+    check::<super::formats::Q8_0>(Format::Q8_0);
+    check::<super::formats::Q4K>(Format::Q4_K);
+}
