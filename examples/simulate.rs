@@ -167,6 +167,7 @@ fn reward_bars(r: &Report) -> String {
                 )
             })
             .collect(),
+        dividers: (1..r.nodes.len()).filter(|&i| r.nodes[i].kind != r.nodes[i - 1].kind).collect(),
     }
     .to_svg()
 }

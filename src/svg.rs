@@ -77,6 +77,9 @@ pub struct BarChart {
     pub groups: Vec<String>,
     /// (series name, one value per group).
     pub series: Vec<(String, Vec<f64>)>,
+    /// Group indexes before which a dashed vertical line separates the groups (e.g. inference
+    /// nodes from evaluators on one axis).
+    pub dividers: Vec<usize>,
 }
 
 /// Labelled points.
@@ -114,11 +117,63 @@ fn range(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if hi - lo < 1e-12 {
-        return (lo - 0.5, hi + 0.5);
+    // One value, or values that differ only far past the tick precision (one model's latency):
+    // a range around them of ±5% of their size, not a magnified sliver of rounding.
+    let size = lo.abs().max(hi.abs());
+    if hi - lo < 1e-12 || hi - lo < 1e-3 * size {
+        let mid = (lo + hi) / 2.0;
+        let half = if size < 1e-12 { 0.5 } else { 0.05 * size };
+        return if include_zero { ((mid - half).min(0.0), (mid + half).max(0.0)) } else { (mid - half, mid + half) };
     }
     let pad = 0.05 * (hi - lo);
     (lo - if lo == 0.0 && include_zero { 0.0 } else { pad }, hi + pad)
+}
+
+/// About how wide `text` is at the charts' 12 px sans-serif (no font metrics at hand: the
+/// viewer lays the text out).
+fn text_width(text: &str) -> f64 {
+    6.8 * text.chars().count() as f64
+}
+
+/// `name` in lines of at most `width` pixels, broken after `-`, `_`, `.`, `/` or a space, at
+/// most three lines, the last one cut with `…` if the name does not fit.
+fn wrap_label(name: &str, width: f64) -> Vec<String> {
+    const LINES: usize = 3;
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    for c in name.chars() {
+        piece.push(c);
+        if matches!(c, '-' | '_' | '.' | '/' | ' ') {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for piece in pieces {
+        match lines.last_mut() {
+            Some(line) if text_width(line) + text_width(&piece) <= width => line.push_str(&piece),
+            _ => lines.push(piece),
+        }
+    }
+    if lines.len() > LINES {
+        let rest: String = lines.drain(LINES - 1..).collect();
+        lines.push(rest);
+    }
+    // A line still too wide (one long piece, or the gathered rest) is cut.
+    let fit = ((width / 6.8).floor() as usize).max(2);
+    for line in &mut lines {
+        if line.chars().count() > fit {
+            *line = line.chars().take(fit - 1).chain(['…']).collect();
+        }
+    }
+    lines
+}
+
+/// A bar's value above it: three significant decimals at most.
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 100.0 { format!("{v:.0}") } else { fmt_tick(v) }
 }
 
 fn fmt_tick(v: f64) -> String {
@@ -268,26 +323,47 @@ impl BarChart {
         let zero = f.py(0.0);
         for (g, name) in self.groups.iter().enumerate() {
             let gx = LEFT + group_w * g as f64;
-            let _ = write!(
-                f.svg,
-                r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                gx + group_w / 2.0,
-                H - BOTTOM + 18.0,
-                escape(name)
-            );
+            // Names wrapped to the group's width (at most three lines), the whole name on hover.
+            let _ = write!(f.svg, r#"<text text-anchor="middle"><title>{}</title>"#, escape(name));
+            for (l, line) in wrap_label(name, 0.95 * group_w).iter().enumerate() {
+                let _ = write!(
+                    f.svg,
+                    r#"<tspan x="{:.1}" y="{:.1}">{}</tspan>"#,
+                    gx + group_w / 2.0,
+                    H - BOTTOM + 16.0 + 13.0 * l as f64,
+                    escape(line)
+                );
+            }
+            f.svg.push_str("</text>");
+            if self.dividers.contains(&g) && g > 0 {
+                let _ = write!(
+                    f.svg,
+                    r##"<path d="M{gx:.1} {TOP}V{}" stroke="#555" stroke-dasharray="4 3"/>"##,
+                    H - BOTTOM + 44.0
+                );
+            }
             for (i, (sname, values)) in self.series.iter().enumerate() {
                 let Some(&v) = values.get(g) else { continue };
                 if !v.is_finite() {
                     continue;
                 }
+                // A value of exactly 0 still draws a visible sliver, so it does not read as missing.
                 let (top, h) = (f.py(v).min(zero), (f.py(v) - zero).abs());
+                let (top, h) = if h < 2.0 { (zero - 1.0, 2.0) } else { (top, h) };
+                let x = gx + 0.1 * group_w + bar_w * i as f64;
+                let color = COLORS[i % COLORS.len()];
                 let _ = write!(
                     f.svg,
-                    r#"<rect x="{:.1}" y="{top:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{}"><title>{} / {}: {v}</title></rect>"#,
-                    gx + 0.1 * group_w + bar_w * i as f64,
-                    COLORS[i % COLORS.len()],
+                    r#"<rect x="{x:.1}" y="{top:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{color}"><title>{} / {}: {v}</title></rect>"#,
                     escape(name),
                     escape(sname)
+                );
+                let label_y = if v < 0.0 { top + h + 12.0 } else { top - 4.0 };
+                let _ = write!(
+                    f.svg,
+                    r#"<text x="{:.1}" y="{label_y:.1}" text-anchor="middle" font-size="10">{}</text>"#,
+                    x + bar_w / 2.0,
+                    fmt_value(v)
                 );
             }
         }
@@ -311,11 +387,13 @@ impl Scatter {
         );
         for (i, (label, x, y)) in ok.iter().map(|p| (&p.0, p.1, p.2)).enumerate() {
             let (px, py) = (f.px(x), f.py(y));
+            // Labels go right of their marker unless they would run off the picture.
+            let (lx, anchor) =
+                if px + 7.0 + text_width(label) > W - 4.0 { (px - 7.0, "end") } else { (px + 7.0, "start") };
             let _ = write!(
                 f.svg,
-                r#"<circle cx="{px:.1}" cy="{py:.1}" r="5" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                r#"<circle cx="{px:.1}" cy="{py:.1}" r="5" fill="{}"/><text x="{lx:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
                 COLORS[i % COLORS.len()],
-                px + 7.0,
                 py - 7.0,
                 escape(label)
             );
@@ -370,6 +448,7 @@ mod tests {
             y_label: "y".into(),
             groups: vec!["g1".into(), "g2".into()],
             series: vec![("s".into(), vec![0.5, -0.5])],
+            dividers: vec![1],
         }
         .to_svg();
         assert!(well_formed(&bars) && bars.contains("g2 / s: -0.5"), "{bars}");
@@ -382,6 +461,51 @@ mod tests {
         .to_svg();
         assert!(well_formed(&sc) && sc.contains("Phi-3 &lt;mini&gt;"), "{sc}");
         assert!(!well_formed("<svg><g></svg>"));
+    }
+
+    #[test]
+    fn bars_stay_readable_names_wrap_zeros_show_and_pools_divide() {
+        let groups = ["qwen2.5-coder-0.5b-instruct-q4_k_m", "SmolLM2-135M-Instruct (Q4_1)", "all-MiniLM-L6-v2", "m"];
+        let chart = BarChart {
+            title: "t".into(),
+            y_label: "y".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            series: vec![("s".into(), vec![0.2, 1.0, 0.0, 1.0])],
+            dividers: vec![2],
+        };
+        let svg = chart.to_svg();
+        assert!(well_formed(&svg), "{svg}");
+        // Every line of every name fits its group's width: neighbours cannot overlap.
+        let group_w = (W - RIGHT - LEFT) / groups.len() as f64;
+        for g in groups {
+            let lines = wrap_label(g, 0.95 * group_w);
+            assert!(lines.len() <= 3 && lines.iter().all(|l| text_width(l) <= 0.95 * group_w), "{g}: {lines:?}");
+        }
+        assert_eq!(
+            wrap_label("qwen2.5-coder-0.5b-instruct-q4_k_m", 150.0).concat(),
+            "qwen2.5-coder-0.5b-instruct-q4_k_m"
+        );
+        assert_eq!(wrap_label("m", 150.0), ["m"]);
+        // The zero bar is drawn with a visible height and labelled 0.
+        assert!(svg.contains(r##"height="2.0" fill="#1f77b4"><title>all-MiniLM-L6-v2 / s: 0</title>"##), "{svg}");
+        assert!(svg.contains(">0</text>"));
+        // One divider, before the third group.
+        assert_eq!(svg.matches("stroke-dasharray").count(), 1);
+    }
+
+    #[test]
+    fn one_point_gets_a_readable_range_and_edge_labels_stay_inside() {
+        let (lo, hi) = range([4587.8, 4588.6].into_iter(), false);
+        assert!(lo < 4400.0 && hi > 4700.0, "({lo}, {hi})");
+        assert!(ticks(lo, hi).iter().all(|t| t.fract() == 0.0));
+        let sc = Scatter {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            points: vec![("a".into(), 1.0, 1.0), ("qwen2.5-coder-0.5b-instruct-q4_k_m".into(), 2.0, 2.0)],
+        }
+        .to_svg();
+        assert!(sc.contains(r#"text-anchor="end">qwen2.5"#), "{sc}");
     }
 
     #[test]

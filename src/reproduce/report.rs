@@ -94,6 +94,8 @@ fn reward_bars(title: &str, r: &Report) -> String {
         y_label: "normalized PoQ reward".to_owned(),
         groups: nodes.iter().map(|n| n.node.clone()).collect(),
         series: vec![("normalized reward".to_owned(), nodes.iter().map(|n| n.normalized_reward).collect())],
+        // Inference nodes and evaluators are normalized within their own pool: a line between.
+        dividers: (1..nodes.len()).filter(|&i| nodes[i].kind != nodes[i - 1].kind).collect(),
     }
     .to_svg()
 }
