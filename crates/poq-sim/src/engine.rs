@@ -161,210 +161,17 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     /// that is finite for quality and cost in [0, 1]. A rule's error stops the run with
     /// [`SimError::Round`].
     pub fn with_rules(sc: &Scenario, aggregator: A, rule: R) -> Result<Self> {
-        let (nf, ne) = (sc.inference.len(), sc.evaluators.len());
-        if nf == 0 {
-            return Err(SimError::invalid("inference", "at least one inference node is needed"));
-        }
-        if ne == 0 {
-            return Err(SimError::invalid("evaluators", "at least one evaluator node is needed"));
-        }
-        if sc.k == 0 || sc.k > ne || sc.k > MAX_K {
-            return Err(SimError::invalid(
-                "k",
-                format!(
-                    "must be in 1..={} (the evaluator pool has {ne}; at most {MAX_K}) (got {})",
-                    ne.min(MAX_K),
-                    sc.k
-                ),
-            ));
-        }
-        if sc.rounds == 0 {
-            return Err(SimError::invalid("rounds", "must be at least 1"));
-        }
-        if sc.prompts == 0 {
-            return Err(SimError::invalid("prompts", "must be at least 1"));
-        }
-        unique_names("inference", sc.inference.iter().map(|n| n.name.as_str()))?;
-        unique_names("evaluators", sc.evaluators.iter().map(|n| n.name.as_str()))?;
-        probability("audit.rate", sc.audit.rate)?;
-        positive_finite("audit.tolerance", sc.audit.tolerance)?;
-        positive_finite("audit.penalty", sc.audit.penalty)?;
-        if let Some(b) = sc.budget {
-            positive_finite("budget", b)?;
-        }
-        sc.trust.state(ne)?;
-        let index_of = |field: &str, name: &str| {
-            sc.inference
-                .iter()
-                .position(|n| n.name == name)
-                .ok_or_else(|| SimError::invalid(field, format!("`{name}` is not an inference node")))
-        };
-
-        // Outputs: each node's own model, then downgrade models.
-        let mut outputs = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
-        let mut moments = Vec::new();
-        for (i, n) in sc.inference.iter().enumerate() {
-            outputs.push(n.quality.compile(&format!("inference[{i}].quality"), sc.prompts)?);
-            names.push(&n.name);
-            moments.push(n.quality.moments());
-        }
-        let mut inf = Vec::with_capacity(nf);
-        let mut reported = Vec::with_capacity(nf);
-        let mut inference_stakes = Vec::with_capacity(nf);
-        for (i, n) in sc.inference.iter().enumerate() {
-            let f = format!("inference[{i}]");
-            let true_cost = n.cost.profile(&format!("{f}.cost"))?;
-            let mut rep = match &n.reported_cost {
-                Some(c) => c.clone(),
-                None => n.cost.clone(),
-            };
-            let act = match &n.adversary {
-                None => InferenceAct::None,
-                Some(InferenceAttack::Misreport { factor }) => {
-                    if !(factor.is_finite() && *factor > 0.0) {
-                        return Err(SimError::invalid(
-                            format!("{f}.adversary.factor"),
-                            format!("must be finite and > 0 (got {factor})"),
-                        ));
-                    }
-                    rep = n.cost.scaled(*factor);
-                    InferenceAct::None
-                }
-                Some(InferenceAttack::Downgrade { probability: p, model, quality, cost }) => {
-                    let p = probability(&format!("{f}.adversary.probability"), *p)?;
-                    if names.contains(&model.as_str()) {
-                        return Err(SimError::invalid(
-                            format!("{f}.adversary.model"),
-                            format!("`{model}` is already an output name"),
-                        ));
-                    }
-                    let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
-                    outputs.push(quality.compile(&format!("{f}.adversary.quality"), sc.prompts)?);
-                    names.push(model);
-                    InferenceAct::Downgrade { p, output: outputs.len() - 1, ms }
-                }
-                Some(InferenceAttack::Copycat { victim, probability: p, cost }) => {
-                    let p = probability(&format!("{f}.adversary.probability"), *p)?;
-                    let v = index_of(&format!("{f}.adversary.victim"), victim)?;
-                    if v == i || matches!(sc.inference[v].adversary, Some(InferenceAttack::Copycat { .. })) {
-                        return Err(SimError::invalid(
-                            format!("{f}.adversary.victim"),
-                            "must be another node that is not a copycat",
-                        ));
-                    }
-                    let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
-                    InferenceAct::Copycat { p, victim: v, ms }
-                }
-            };
-            let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
-            inference_stakes.push(positive_finite(&format!("{f}.stake"), n.stake)?);
-            inf.push(CompiledInference {
-                own_output: i,
-                cost: 0.0,
-                true_ms: true_cost.latency_mean_ms,
-                reported_ms: rep_profile.latency_mean_ms,
-                act,
-            });
-            reported.push(rep_profile);
-        }
-        let costs = combine_costs(&reported, sc.cost_weights, sc.normalization)
-            .map_err(SimError::core("inference.reported_cost"))?;
-        inf.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
-        if sc.serving == Serving::Stake && inference_stakes.iter().all(|&s| s == 0.0) {
-            return Err(SimError::invalid("inference", "stake-weighted serving needs a node with positive stake"));
-        }
-
-        // Pool moments of truth (a mixture of the nodes' quality models), for correlated scorers.
-        let m = moments.iter().map(|x| x.0).sum::<f64>() / nf as f64;
-        let second = moments.iter().map(|x| x.1 + x.0 * x.0).sum::<f64>() / nf as f64;
-        let pool = (m, (second - m * m).max(0.0).sqrt());
-
-        let mut ev = Vec::with_capacity(ne);
-        let mut ev_reported = Vec::with_capacity(ne);
-        let mut evaluator_stakes = Vec::with_capacity(ne);
-        for (j, e) in sc.evaluators.iter().enumerate() {
-            let f = format!("evaluators[{j}]");
-            let scorer = e.scoring.compile(&format!("{f}.scoring"), pool, &names, sc.prompts)?;
-            let true_cost = e.cost.profile(&format!("{f}.cost"))?;
-            let mut rep = e.reported_cost.clone().unwrap_or_else(|| e.cost.clone());
-            let mut act = None;
-            if let Some(adv) = &e.adversary {
-                let p = probability(&format!("{f}.adversary.probability"), adv.probability)?;
-                let fa = format!("{f}.adversary");
-                let shift = |amount: f64, targets: &[String], sign: f64| -> Result<Act> {
-                    positive_finite(&format!("{fa}.amount"), amount)?;
-                    let mut d = vec![if targets.is_empty() { sign * amount } else { 0.0 }; nf];
-                    for (t, name) in targets.iter().enumerate() {
-                        d[index_of(&format!("{fa}.targets[{t}]"), name)?] = sign * amount;
-                    }
-                    Ok(Act::Shift(d))
-                };
-                let compiled = match &adv.attack {
-                    EvaluatorAttack::Noise { sd } => {
-                        Some((Act::Noise(positive_finite(&format!("{fa}.sd"), *sd)?), None))
-                    }
-                    EvaluatorAttack::Boost { amount, targets } => Some((shift(*amount, targets, 1.0)?, None)),
-                    EvaluatorAttack::Sabotage { amount, targets } => Some((shift(*amount, targets, -1.0)?, None)),
-                    EvaluatorAttack::Collusion { ring, amount } => {
-                        let r = index_of(&format!("{fa}.ring"), ring)?;
-                        let a = positive_finite(&format!("{fa}.amount"), *amount)?;
-                        let d = (0..nf).map(|i| if i == r { a } else { -a }).collect();
-                        Some((Act::Shift(d), None))
-                    }
-                    EvaluatorAttack::Lazy { score, cost } => {
-                        if let crate::adversary::LazyScore::Constant(v) = score
-                            && !(0.0..=10.0).contains(v)
-                        {
-                            return Err(SimError::invalid(
-                                format!("{fa}.score"),
-                                format!("must be in [0, 10] (got {v})"),
-                            ));
-                        }
-                        let ms = cost.profile(&format!("{fa}.cost"))?.latency_mean_ms;
-                        Some((Act::Lazy(*score), Some(ms)))
-                    }
-                    EvaluatorAttack::Misreport { factor } => {
-                        if !(factor.is_finite() && *factor > 0.0) {
-                            return Err(SimError::invalid(
-                                format!("{fa}.factor"),
-                                format!("must be finite and > 0 (got {factor})"),
-                            ));
-                        }
-                        rep = e.cost.scaled(*factor);
-                        None
-                    }
-                };
-                act = compiled.map(|(act, ms)| EvaluatorAct { p, act, ms });
-            }
-            let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
-            evaluator_stakes.push(positive_finite(&format!("{f}.stake"), e.stake)?);
-            ev.push(CompiledEvaluator {
-                scorer,
-                cost: 0.0,
-                true_ms: true_cost.latency_mean_ms,
-                reported_ms: rep_profile.latency_mean_ms,
-                act,
-            });
-            ev_reported.push(rep_profile);
-        }
-        let costs = combine_costs(&ev_reported, sc.cost_weights, sc.normalization)
-            .map_err(SimError::core("evaluators.reported_cost"))?;
-        ev.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
-        if sc.sampling == Selection::Stake && evaluator_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
-            return Err(SimError::invalid(
-                "evaluators",
-                format!("stake-weighted sampling needs at least k = {} evaluators with positive stake", sc.k),
-            ));
-        }
-
-        let shared_outputs = inf.iter().any(|n| !matches!(n.act, InferenceAct::None));
+        check_shape(sc)?;
+        let pool = compile_inference(sc)?;
+        let (evaluators, evaluator_stakes) = compile_evaluators(sc, &pool)?;
+        let InferencePool { outputs, inference, stakes: inference_stakes, .. } = pool;
+        let shared_outputs = inference.iter().any(|n| !matches!(n.act, InferenceAct::None));
         let mean_fast = is_mean(&aggregator);
         let mut engine = Engine {
             scenario: sc.clone(),
             outputs,
-            inference: inf,
-            evaluators: ev,
+            inference,
+            evaluators,
             inference_stakes,
             evaluator_stakes,
             k: sc.k,
@@ -438,4 +245,219 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     pub(crate) fn audit_fails(&self, reported: f64, true_ms: f64) -> bool {
         (reported - true_ms).abs() > self.audit.tolerance * true_ms
     }
+}
+
+/// The scenario's shape and scalar settings, before anything is compiled.
+fn check_shape(sc: &Scenario) -> Result<()> {
+    let (nf, ne) = (sc.inference.len(), sc.evaluators.len());
+    if nf == 0 {
+        return Err(SimError::invalid("inference", "at least one inference node is needed"));
+    }
+    if ne == 0 {
+        return Err(SimError::invalid("evaluators", "at least one evaluator node is needed"));
+    }
+    if sc.k == 0 || sc.k > ne || sc.k > MAX_K {
+        return Err(SimError::invalid(
+            "k",
+            format!("must be in 1..={} (the evaluator pool has {ne}; at most {MAX_K}) (got {})", ne.min(MAX_K), sc.k),
+        ));
+    }
+    if sc.rounds == 0 {
+        return Err(SimError::invalid("rounds", "must be at least 1"));
+    }
+    if sc.prompts == 0 {
+        return Err(SimError::invalid("prompts", "must be at least 1"));
+    }
+    unique_names("inference", sc.inference.iter().map(|n| n.name.as_str()))?;
+    unique_names("evaluators", sc.evaluators.iter().map(|n| n.name.as_str()))?;
+    probability("audit.rate", sc.audit.rate)?;
+    positive_finite("audit.tolerance", sc.audit.tolerance)?;
+    positive_finite("audit.penalty", sc.audit.penalty)?;
+    if let Some(b) = sc.budget {
+        positive_finite("budget", b)?;
+    }
+    sc.trust.state(ne)?;
+    Ok(())
+}
+
+/// The index of inference node `name`, or an error naming `field`.
+fn inference_index(sc: &Scenario, field: &str, name: &str) -> Result<usize> {
+    sc.inference
+        .iter()
+        .position(|n| n.name == name)
+        .ok_or_else(|| SimError::invalid(field, format!("`{name}` is not an inference node")))
+}
+
+/// The inference pool compiled: every output (each node's own model, then downgrade models)
+/// by name, the nodes, their stakes, and the moments of their quality models.
+struct InferencePool<'a> {
+    outputs: Vec<Quality>,
+    names: Vec<&'a str>,
+    moments: Vec<(f64, f64)>,
+    inference: Vec<CompiledInference>,
+    stakes: Vec<f64>,
+}
+
+fn compile_inference(sc: &Scenario) -> Result<InferencePool<'_>> {
+    let nf = sc.inference.len();
+    // Outputs: each node's own model, then downgrade models.
+    let mut outputs = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut moments = Vec::new();
+    for (i, n) in sc.inference.iter().enumerate() {
+        outputs.push(n.quality.compile(&format!("inference[{i}].quality"), sc.prompts)?);
+        names.push(&n.name);
+        moments.push(n.quality.moments());
+    }
+    let mut inf = Vec::with_capacity(nf);
+    let mut reported = Vec::with_capacity(nf);
+    let mut inference_stakes = Vec::with_capacity(nf);
+    for (i, n) in sc.inference.iter().enumerate() {
+        let f = format!("inference[{i}]");
+        let true_cost = n.cost.profile(&format!("{f}.cost"))?;
+        let mut rep = match &n.reported_cost {
+            Some(c) => c.clone(),
+            None => n.cost.clone(),
+        };
+        let act = match &n.adversary {
+            None => InferenceAct::None,
+            Some(InferenceAttack::Misreport { factor }) => {
+                if !(factor.is_finite() && *factor > 0.0) {
+                    return Err(SimError::invalid(
+                        format!("{f}.adversary.factor"),
+                        format!("must be finite and > 0 (got {factor})"),
+                    ));
+                }
+                rep = n.cost.scaled(*factor);
+                InferenceAct::None
+            }
+            Some(InferenceAttack::Downgrade { probability: p, model, quality, cost }) => {
+                let p = probability(&format!("{f}.adversary.probability"), *p)?;
+                if names.contains(&model.as_str()) {
+                    return Err(SimError::invalid(
+                        format!("{f}.adversary.model"),
+                        format!("`{model}` is already an output name"),
+                    ));
+                }
+                let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
+                outputs.push(quality.compile(&format!("{f}.adversary.quality"), sc.prompts)?);
+                names.push(model);
+                InferenceAct::Downgrade { p, output: outputs.len() - 1, ms }
+            }
+            Some(InferenceAttack::Copycat { victim, probability: p, cost }) => {
+                let p = probability(&format!("{f}.adversary.probability"), *p)?;
+                let v = inference_index(sc, &format!("{f}.adversary.victim"), victim)?;
+                if v == i || matches!(sc.inference[v].adversary, Some(InferenceAttack::Copycat { .. })) {
+                    return Err(SimError::invalid(
+                        format!("{f}.adversary.victim"),
+                        "must be another node that is not a copycat",
+                    ));
+                }
+                let ms = cost.profile(&format!("{f}.adversary.cost"))?.latency_mean_ms;
+                InferenceAct::Copycat { p, victim: v, ms }
+            }
+        };
+        let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
+        inference_stakes.push(positive_finite(&format!("{f}.stake"), n.stake)?);
+        inf.push(CompiledInference {
+            own_output: i,
+            cost: 0.0,
+            true_ms: true_cost.latency_mean_ms,
+            reported_ms: rep_profile.latency_mean_ms,
+            act,
+        });
+        reported.push(rep_profile);
+    }
+    let costs = combine_costs(&reported, sc.cost_weights, sc.normalization)
+        .map_err(SimError::core("inference.reported_cost"))?;
+    inf.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
+    if sc.serving == Serving::Stake && inference_stakes.iter().all(|&s| s == 0.0) {
+        return Err(SimError::invalid("inference", "stake-weighted serving needs a node with positive stake"));
+    }
+
+    Ok(InferencePool { outputs, names, moments, inference: inf, stakes: inference_stakes })
+}
+
+/// The evaluators compiled against the inference pool, and their stakes.
+fn compile_evaluators(sc: &Scenario, inference: &InferencePool<'_>) -> Result<(Vec<CompiledEvaluator>, Vec<f64>)> {
+    let (nf, ne) = (sc.inference.len(), sc.evaluators.len());
+    // Pool moments of truth (a mixture of the nodes' quality models), for correlated scorers.
+    let m = inference.moments.iter().map(|x| x.0).sum::<f64>() / nf as f64;
+    let second = inference.moments.iter().map(|x| x.1 + x.0 * x.0).sum::<f64>() / nf as f64;
+    let truth = (m, (second - m * m).max(0.0).sqrt());
+
+    let mut ev = Vec::with_capacity(ne);
+    let mut ev_reported = Vec::with_capacity(ne);
+    let mut evaluator_stakes = Vec::with_capacity(ne);
+    for (j, e) in sc.evaluators.iter().enumerate() {
+        let f = format!("evaluators[{j}]");
+        let scorer = e.scoring.compile(&format!("{f}.scoring"), truth, &inference.names, sc.prompts)?;
+        let true_cost = e.cost.profile(&format!("{f}.cost"))?;
+        let mut rep = e.reported_cost.clone().unwrap_or_else(|| e.cost.clone());
+        let mut act = None;
+        if let Some(adv) = &e.adversary {
+            let p = probability(&format!("{f}.adversary.probability"), adv.probability)?;
+            let fa = format!("{f}.adversary");
+            let shift = |amount: f64, targets: &[String], sign: f64| -> Result<Act> {
+                positive_finite(&format!("{fa}.amount"), amount)?;
+                let mut d = vec![if targets.is_empty() { sign * amount } else { 0.0 }; nf];
+                for (t, name) in targets.iter().enumerate() {
+                    d[inference_index(sc, &format!("{fa}.targets[{t}]"), name)?] = sign * amount;
+                }
+                Ok(Act::Shift(d))
+            };
+            let compiled = match &adv.attack {
+                EvaluatorAttack::Noise { sd } => Some((Act::Noise(positive_finite(&format!("{fa}.sd"), *sd)?), None)),
+                EvaluatorAttack::Boost { amount, targets } => Some((shift(*amount, targets, 1.0)?, None)),
+                EvaluatorAttack::Sabotage { amount, targets } => Some((shift(*amount, targets, -1.0)?, None)),
+                EvaluatorAttack::Collusion { ring, amount } => {
+                    let r = inference_index(sc, &format!("{fa}.ring"), ring)?;
+                    let a = positive_finite(&format!("{fa}.amount"), *amount)?;
+                    let d = (0..nf).map(|i| if i == r { a } else { -a }).collect();
+                    Some((Act::Shift(d), None))
+                }
+                EvaluatorAttack::Lazy { score, cost } => {
+                    if let crate::adversary::LazyScore::Constant(v) = score
+                        && !(0.0..=10.0).contains(v)
+                    {
+                        return Err(SimError::invalid(format!("{fa}.score"), format!("must be in [0, 10] (got {v})")));
+                    }
+                    let ms = cost.profile(&format!("{fa}.cost"))?.latency_mean_ms;
+                    Some((Act::Lazy(*score), Some(ms)))
+                }
+                EvaluatorAttack::Misreport { factor } => {
+                    if !(factor.is_finite() && *factor > 0.0) {
+                        return Err(SimError::invalid(
+                            format!("{fa}.factor"),
+                            format!("must be finite and > 0 (got {factor})"),
+                        ));
+                    }
+                    rep = e.cost.scaled(*factor);
+                    None
+                }
+            };
+            act = compiled.map(|(act, ms)| EvaluatorAct { p, act, ms });
+        }
+        let rep_profile = rep.profile(&format!("{f}.reported_cost"))?;
+        evaluator_stakes.push(positive_finite(&format!("{f}.stake"), e.stake)?);
+        ev.push(CompiledEvaluator {
+            scorer,
+            cost: 0.0,
+            true_ms: true_cost.latency_mean_ms,
+            reported_ms: rep_profile.latency_mean_ms,
+            act,
+        });
+        ev_reported.push(rep_profile);
+    }
+    let costs = combine_costs(&ev_reported, sc.cost_weights, sc.normalization)
+        .map_err(SimError::core("evaluators.reported_cost"))?;
+    ev.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
+    if sc.sampling == Selection::Stake && evaluator_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
+        return Err(SimError::invalid(
+            "evaluators",
+            format!("stake-weighted sampling needs at least k = {} evaluators with positive stake", sc.k),
+        ));
+    }
+
+    Ok((ev, evaluator_stakes))
 }
