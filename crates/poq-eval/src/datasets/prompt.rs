@@ -3,9 +3,10 @@
 use crate::error::{Error, Result};
 use poq_core::{GenerationRequest, Sample, Task};
 
-/// New-token budget for QA answers (DESIGN.md).
+/// New-token budget for QA answers: a SQuAD answer is a short span (the workspace defaults are
+/// listed in the repository's `docs/architecture.md`, section Defaults).
 pub const QA_MAX_NEW_TOKENS: usize = 64;
-/// New-token budget for summaries (DESIGN.md).
+/// New-token budget for summaries: a three-sentence CNN/DailyMail highlight (same defaults).
 pub const SUMMARY_MAX_NEW_TOKENS: usize = 128;
 
 /// Templates with `{context}`, `{question}` (QA) and `{article}` (summarization) placeholders.
