@@ -30,3 +30,8 @@ pub use poq_infer as infer;
 pub use poq_profile as profile;
 #[cfg(feature = "sim")]
 pub use poq_sim as sim;
+
+/// The README's Rust snippets, compiled and run as doctests so that they work as pasted.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
