@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub struct DataSource {
     /// `squad` or `cnndm`.
     pub name: &'static str,
-    /// The file read.
+    /// The file read, relative to the working directory (`../shared/data/...`) when it was absolute.
     pub path: PathBuf,
     /// Whether it is the small sample bundled with poq (the real data was not found).
     pub bundled: bool,
@@ -106,17 +106,67 @@ pub fn load_prompts(cfg: &Config) -> Result<(Vec<Sample>, Vec<DataSource>)> {
     ] {
         let n = cfg.per_task.min(all.len());
         let picked = sample_n(&all, n, seed)?;
-        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let path = relative_to_cwd(&path);
         sources.push(DataSource { name, path, bundled: is_bundled, available: all.len(), sampled: picked.len() });
         prompts.extend(picked);
     }
     Ok((prompts, sources))
 }
 
+/// `path` as reports and manifests show it: relative to the working directory (the shared data
+/// reads `../shared/data/squad/dev-v1.1.json`), so that a report does not carry the absolute layout
+/// of the machine it ran on, and the path still opens from where the run started. A relative path
+/// stays as given; a path that cannot be related (no working directory, another drive) stays whole.
+pub(crate) fn relative_to_cwd(path: &Path) -> PathBuf {
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_absolute() => relative_to(path, &cwd).unwrap_or_else(|| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `path` relative to the folder `base`, both absolute: symbolic links and `..` resolved first
+/// where the file exists. `None` when they share no root (another drive or prefix).
+fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let (p, b): (Vec<Component>, Vec<Component>) = (path.components().collect(), base.components().collect());
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut out: PathBuf = b[common..].iter().map(|_| Component::ParentDir).collect();
+    out.extend(&p[common..]);
+    Some(if out.as_os_str().is_empty() { PathBuf::from(".") } else { out })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fetch::data::tests::serve;
+
+    #[test]
+    fn report_paths_are_relative_to_the_working_directory() {
+        let rel = |p: &str, base: &str| relative_to(Path::new(p), Path::new(base)).unwrap();
+        assert_eq!(
+            rel("/nonexistent-poq/shared/data/squad/dev.json", "/nonexistent-poq/main"),
+            PathBuf::from("../shared/data/squad/dev.json")
+        );
+        assert_eq!(rel("/nonexistent-poq/main/models/a.gguf", "/nonexistent-poq/main"), PathBuf::from("models/a.gguf"));
+        assert_eq!(rel("/nonexistent-poq/main", "/nonexistent-poq/main"), PathBuf::from("."));
+        assert_eq!(rel("/tmp-poq-x/f.json", "/nonexistent-poq/main"), PathBuf::from("../../tmp-poq-x/f.json"));
+        // `..` in the middle of a path (the shared folder as poq-eval spells it) is resolved.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("main/crates/x")).unwrap();
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        std::fs::write(dir.path().join("shared/d.json"), "{}").unwrap();
+        let spelled = dir.path().join("main/crates/x/../../../shared/d.json");
+        assert_eq!(relative_to(&spelled, &dir.path().join("main")).unwrap(), PathBuf::from("../shared/d.json"));
+        // Relative paths are the working directory's already.
+        assert_eq!(relative_to_cwd(Path::new("data/squad.json")), PathBuf::from("data/squad.json"));
+        let here = std::env::current_dir().unwrap().join("Cargo.toml");
+        assert_eq!(relative_to_cwd(&here), PathBuf::from("Cargo.toml"));
+    }
 
     fn cfg(data_dir: &Path, offline: bool) -> Config {
         Config { data_dir: data_dir.to_path_buf(), offline, ..Config::default() }

@@ -1,7 +1,7 @@
 //! The stage driver: generate, score, profile, then hand the tables to analysis and the report.
 
 use super::analysis::{self, Analysis};
-use super::data::{DataSource, load_prompts};
+use super::data::{DataSource, load_prompts, relative_to_cwd};
 use super::nodes::{
     EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators, default_judge, model_files, sha256_file,
 };
@@ -67,8 +67,9 @@ pub(crate) struct Measured {
     pub judge: Option<Scores>,
 }
 
+/// Model files with their sha256, paths as the report shows them ([`relative_to_cwd`]).
 fn hashed(files: Vec<PathBuf>) -> Result<Vec<(PathBuf, String)>> {
-    files.into_iter().map(|f| sha256_file(&f).map(|h| (f, h))).collect()
+    files.into_iter().map(|f| sha256_file(&f).map(|h| (relative_to_cwd(&f), h))).collect()
 }
 
 fn identity(files: &[(PathBuf, String)], fallback: &str) -> String {
@@ -438,7 +439,7 @@ fn judge_with(
         let v = cache.get_or_try_insert(key, || -> Result<Option<f64>> {
             let judge = match &mut judge {
                 Some(j) => j,
-                empty => empty.insert(poq_eval::judge::LlmJudge::new(spec.load()?)),
+                empty => empty.insert(poq_eval::LlmJudge::new(spec.load()?)),
             };
             match judge.judge(&item) {
                 Ok(score) => Ok(Some(score.value())),
