@@ -11,7 +11,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use poq::core::{EvalItem, Evaluator};
 use poq::eval::datasets::{load_squad, squad_dev_path};
-use poq::eval::f1::max_f1;
+use poq::eval::max_f1;
 use poq::eval::{ExactMatch, TokenF1};
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -15,8 +15,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use poq::infer::argmax;
 use poq::infer::gguf;
-use poq::infer::sampling::argmax;
 use poq::infer::{CausalLm, LoadOptions, TextTokenizer};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

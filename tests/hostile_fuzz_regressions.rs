@@ -59,7 +59,7 @@ fn scenario_regressions() {
 #[test]
 fn judge_reply_regressions() {
     for (_, bytes) in inputs("judge_reply") {
-        if let Some(s) = poq::eval::judge::parse_score(&String::from_utf8_lossy(&bytes)) {
+        if let Some(s) = poq::eval::parse_score(&String::from_utf8_lossy(&bytes)) {
             assert!((0.0..=10.0).contains(&s));
         }
     }
@@ -69,6 +69,6 @@ fn judge_reply_regressions() {
 fn openai_request_regressions() {
     let config = poq::infer::ServerConfig::default();
     for (_, bytes) in inputs("openai_request") {
-        let _ = poq::infer::server::parse_chat_request(&bytes, &config);
+        let _ = poq::infer::parse_chat_request(&bytes, &config);
     }
 }

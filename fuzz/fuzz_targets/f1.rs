@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use poq_core::{EvalItem, Evaluator};
-use poq_eval::f1::{exact_match_score, f1_score, max_f1, normalize_answer};
+use poq_eval::{exact_match_score, f1_score, max_f1, normalize_answer};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

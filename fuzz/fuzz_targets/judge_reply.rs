@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use poq_core::{EvalItem, Generation, GenerationRequest, Generator};
 use poq_eval::LlmJudge;
-use poq_eval::judge::parse_score;
+use poq_eval::parse_score;
 use std::time::Duration;
 
 /// Replies with the same text to every request.

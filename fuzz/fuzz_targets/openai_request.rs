@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use poq_infer::openai::{ChatCompletionChunk, ChatCompletionResponse, ErrorResponse};
-use poq_infer::server::{ServerConfig, parse_chat_request};
+use poq_infer::{ServerConfig, parse_chat_request};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {

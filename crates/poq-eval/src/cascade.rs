@@ -1,23 +1,23 @@
-//! A two-stage evaluator: a cheap one scores everything, a costly one re-scores only the items whose
-//! cheap score is uncertain (inside a band), and the cascade counts how many went to stage two.
-//!
-//! ```
-//! use poq_core::{EvalItem, Evaluator};
-//! use poq_eval::{Cascade, ExactMatch, TokenF1};
-//! // Exact match is sure about 0 and 10 only when it is 10; let F1 look at the rest.
-//! let c = Cascade::new(ExactMatch, TokenF1, 0.0, 5.0)?;
-//! let items = vec![EvalItem::new("Paris", vec!["paris".into()]), EvalItem::new("in Paris", vec!["Paris".into()])];
-//! let s = c.score_batch(&items)?;
-//! assert_eq!(s[0].value(), 10.0);
-//! assert_eq!(c.stage_two_count(), 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
 use crate::error::{Error, Result};
 use poq_core::{EvalItem, Evaluator, Score};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Cheap evaluator first; the costly one only for cheap scores in `[low, high]`.
+///
+/// A two-stage evaluator: a cheap one scores everything, a costly one re-scores only the items whose
+/// cheap score is uncertain (inside a band), and the cascade counts how many went to stage two.
+///
+/// ```
+/// use poq_core::{EvalItem, Evaluator};
+/// use poq_eval::{Cascade, ExactMatch, TokenF1};
+/// // Exact match is sure about 0 and 10 only when it is 10; let F1 look at the rest.
+/// let c = Cascade::new(ExactMatch, TokenF1, 0.0, 5.0)?;
+/// let items = vec![EvalItem::new("Paris", vec!["paris".into()]), EvalItem::new("in Paris", vec!["Paris".into()])];
+/// let s = c.score_batch(&items)?;
+/// assert_eq!(s[0].value(), 10.0);
+/// assert_eq!(c.stage_two_count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Cascade<C, E> {
     cheap: C,

@@ -1,10 +1,3 @@
-//! Cross-encoders: a text pair through one transformer with a sequence-classification head.
-//!
-//! candle ships no cross-encoder, so the heads are ours: BERT (pooler dense + tanh on `[CLS]`, then
-//! the classifier), RoBERTa (dense + tanh + `out_proj` on `<s>`) and DeBERTa-v2 (context pooler +
-//! classifier, on candle-transformers' DeBERTa-v2 backbone). One logit → sigmoid × 10; several
-//! logits → softmax probability of the `entailment` label (found in `id2label`) × 10.
-
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -62,6 +55,13 @@ impl std::fmt::Debug for Head {
 }
 
 /// A sequence-classification cross-encoder evaluator (name `ce`).
+///
+/// Cross-encoders: a text pair through one transformer with a sequence-classification head.
+///
+/// candle ships no cross-encoder, so the heads are ours: BERT (pooler dense + tanh on `[CLS]`, then
+/// the classifier), RoBERTa (dense + tanh + `out_proj` on `<s>`) and DeBERTa-v2 (context pooler +
+/// classifier, on candle-transformers' DeBERTa-v2 backbone). One logit → sigmoid × 10; several
+/// logits → softmax probability of the `entailment` label (found in `id2label`) × 10.
 #[derive(Debug)]
 pub struct CrossEncoder {
     tokenizer: Tokenizer,

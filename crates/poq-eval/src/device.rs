@@ -1,10 +1,10 @@
-//! Which device the neural evaluators run on: CPU by default, CUDA or Metal behind features.
-
 use candle_core::Device;
 
 use crate::{Error, Result};
 
 /// A device request, resolved by [`DeviceChoice::resolve`].
+///
+/// Which device the neural evaluators run on: CPU by default, CUDA or Metal behind features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
     /// The CPU (the default: every build supports it).

@@ -1,23 +1,3 @@
-//! Token F1 and exact match, exactly as the official SQuAD v1.1 `evaluate-v1.1.py` computes them.
-//!
-//! The official metric normalizes both strings with
-//! `white_space_fix(remove_articles(remove_punc(lower(s))))`, where `lower` is Python's `str.lower`
-//! (full Unicode mappings and the Final_Sigma rule), `remove_punc` drops the ASCII characters of
-//! `string.punctuation`, `remove_articles` is `re.sub(r'\b(a|an|the)\b', ' ', text)` with `re`'s
-//! Unicode `\w` (letters and numbers, not combining marks), and splitting is `str.split()` (which also
-//! splits on the ASCII separators `\x1c`–`\x1f`). The Unicode facts come from tables generated with the
-//! reference Python (`scripts/gen_f1_tables.py`), so results agree with it character for character.
-//!
-//! The fast path does all four steps in one pass per string, without regular expressions and without
-//! allocating per token: tokens are spans into one reusable buffer per thread.
-//!
-//! ```
-//! use poq_eval::f1::{f1_score, normalize_answer};
-//! assert_eq!(normalize_answer("The  Eiffel-Tower!"), "eiffeltower");
-//! assert!((f1_score("the Eiffel Tower", "Eiffel tower, Paris") - 0.8).abs() < 1e-12);
-//! assert_eq!(f1_score("", ""), 0.0);
-//! ```
-
 mod tables;
 
 use crate::error::Error;
@@ -27,7 +7,7 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 
 /// Which Python and Unicode versions the normalization tables were generated from.
-pub const REFERENCE_VERSION: &str = tables::PYTHON_UNICODE;
+pub const F1_REFERENCE_VERSION: &str = tables::PYTHON_UNICODE;
 
 /// Batches at least this long are scored in parallel with rayon.
 const PARALLEL_MIN: usize = 512;
@@ -403,6 +383,26 @@ fn score_items(items: &[EvalItem], metric: impl Fn(&EvalItem) -> Option<f64> + S
 /// let s = poq_eval::TokenF1.score(&item)?;
 /// assert!((s.value() - 10.0 * 2.0 / 3.0).abs() < 1e-12);
 /// # Ok::<(), poq_core::Error>(())
+/// ```
+///
+/// Token F1 and exact match, exactly as the official SQuAD v1.1 `evaluate-v1.1.py` computes them.
+///
+/// The official metric normalizes both strings with
+/// `white_space_fix(remove_articles(remove_punc(lower(s))))`, where `lower` is Python's `str.lower`
+/// (full Unicode mappings and the Final_Sigma rule), `remove_punc` drops the ASCII characters of
+/// `string.punctuation`, `remove_articles` is `re.sub(r'\b(a|an|the)\b', ' ', text)` with `re`'s
+/// Unicode `\w` (letters and numbers, not combining marks), and splitting is `str.split()` (which also
+/// splits on the ASCII separators `\x1c`–`\x1f`). The Unicode facts come from tables generated with the
+/// reference Python (`scripts/gen_f1_tables.py`), so results agree with it character for character.
+///
+/// The fast path does all four steps in one pass per string, without regular expressions and without
+/// allocating per token: tokens are spans into one reusable buffer per thread.
+///
+/// ```
+/// use poq_eval::{f1_score, normalize_answer};
+/// assert_eq!(normalize_answer("The  Eiffel-Tower!"), "eiffeltower");
+/// assert!((f1_score("the Eiffel Tower", "Eiffel tower, Paris") - 0.8).abs() < 1e-12);
+/// assert_eq!(f1_score("", ""), 0.0);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokenF1;

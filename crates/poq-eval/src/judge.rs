@@ -1,14 +1,3 @@
-//! An LLM judge: any [`Generator`] asked to grade a candidate against the references on 0–10.
-//!
-//! The judge decodes greedily (temperature 0) and reads the score out of free-form replies such as
-//! `7`, `Score: 7/10`, `**8**` or `7.5 out of 10`. A reply without a usable score gets one re-ask in the
-//! same conversation; a second failure is [`Error::JudgeReply`] with both replies. Out-of-range numbers
-//! (`11`, `-3`) are not clamped: they count as unusable, since a judge that says 11 did not follow the
-//! rubric.
-//!
-//! `Generator::generate` takes `&mut self` while an [`Evaluator`] is shared, so the generator sits
-//! behind a mutex and items are judged one at a time.
-
 use crate::datasets::fill;
 use crate::error::{Error, Result};
 use poq_core::{ChatMessage, EvalItem, Evaluator, GenerationRequest, Generator, Role, Sampling, Score};
@@ -22,9 +11,21 @@ a reference.\n\nQuestion or source:\n{input}\n\nReference answer(s):\n{reference
 {candidate}\n\nReply with the score only, as a single number from 0 to 10.";
 
 /// What the judge says when a reply has no usable score.
-pub const REASK: &str = "Your reply did not contain a score from 0 to 10. Reply with a single number from 0 to 10.";
+pub const JUDGE_REASK: &str =
+    "Your reply did not contain a score from 0 to 10. Reply with a single number from 0 to 10.";
 
 /// An [`Evaluator`] backed by a [`Generator`].
+///
+/// An LLM judge: any [`Generator`] asked to grade a candidate against the references on 0–10.
+///
+/// The judge decodes greedily (temperature 0) and reads the score out of free-form replies such as
+/// `7`, `Score: 7/10`, `**8**` or `7.5 out of 10`. A reply without a usable score gets one re-ask in the
+/// same conversation; a second failure is [`Error::JudgeReply`] with both replies. Out-of-range numbers
+/// (`11`, `-3`) are not clamped: they count as unusable, since a judge that says 11 did not follow the
+/// rubric.
+///
+/// `Generator::generate` takes `&mut self` while an [`Evaluator`] is shared, so the generator sits
+/// behind a mutex and items are judged one at a time.
 #[derive(Debug)]
 pub struct LlmJudge<G> {
     generator: Mutex<G>,
@@ -92,7 +93,7 @@ impl<G: Generator> LlmJudge<G> {
             return Ok(Score::new(v)?);
         }
         request.messages.push(ChatMessage { role: Role::Assistant, content: first.clone() });
-        request.messages.push(ChatMessage::user(REASK));
+        request.messages.push(ChatMessage::user(JUDGE_REASK));
         let second = generator.generate(&request)?.text;
         match parse_score(&second) {
             Some(v) => Ok(Score::new(v)?),
@@ -155,7 +156,7 @@ fn numbers(s: &str) -> Vec<Number> {
 /// otherwise the reply's only number. Negative numbers and numbers above 10 are unusable.
 ///
 /// ```
-/// use poq_eval::judge::parse_score;
+/// use poq_eval::parse_score;
 /// assert_eq!(parse_score("Score: 7/10"), Some(7.0));
 /// assert_eq!(parse_score("**8**"), Some(8.0));
 /// assert_eq!(parse_score("7.5 out of 10"), Some(7.5));

@@ -1,10 +1,3 @@
-//! A model folder as `save_pretrained` / sentence-transformers write it: `config.json`,
-//! `tokenizer.json`, `model.safetensors` (or a sharded `model.safetensors.index.json`), and
-//! optionally `modules.json`, `<pooling dir>/config.json` and `sentence_bert_config.json`.
-//!
-//! Everything is checked when the folder is opened, so a missing file names itself before any
-//! weights are read.
-
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +9,13 @@ use crate::encoder::Pooling;
 use crate::{Error, Result};
 
 /// A checked model folder.
+///
+/// A model folder as `save_pretrained` / sentence-transformers write it: `config.json`,
+/// `tokenizer.json`, `model.safetensors` (or a sharded `model.safetensors.index.json`), and
+/// optionally `modules.json`, `<pooling dir>/config.json` and `sentence_bert_config.json`.
+///
+/// Everything is checked when the folder is opened, so a missing file names itself before any
+/// weights are read.
 #[derive(Debug, Clone)]
 pub struct ModelDir {
     dir: PathBuf,

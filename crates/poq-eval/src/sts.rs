@@ -1,12 +1,3 @@
-//! The STS bi-encoder evaluator: 10 × max(0, cos(candidate, reference)), best over references.
-//!
-//! ```no_run
-//! use poq_core::{EvalItem, Evaluator};
-//! let sts = poq_eval::StsEvaluator::from_dir("models/all-MiniLM-L6-v2")?;
-//! let scores = sts.score_batch(&[EvalItem::new("Paris", vec!["Paris, France".into()])])?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -51,6 +42,15 @@ impl ScoreMapping {
 }
 
 /// The STS bi-encoder evaluator (name `sts`).
+///
+/// The STS bi-encoder evaluator: 10 × max(0, cos(candidate, reference)), best over references.
+///
+/// ```no_run
+/// use poq_core::{EvalItem, Evaluator};
+/// let sts = poq_eval::StsEvaluator::from_dir("models/all-MiniLM-L6-v2")?;
+/// let scores = sts.score_batch(&[EvalItem::new("Paris", vec!["Paris, France".into()])])?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct StsEvaluator {
     encoder: SentenceEncoder,

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use poq_eval::cross_encoder::LogitRule;
+use poq_eval::LogitRule;
 use poq_eval::{CrossEncoder, DeviceChoice, ModelDir};
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use poq_core::{EvalItem, Evaluator};
-use poq_eval::cross_encoder::LogitRule;
+use poq_eval::LogitRule;
 use poq_eval::{CrossEncoder, PairInput};
 use serde_json::Value;
 

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use poq_eval::encoder::{Family, relative_bucket};
 use poq_eval::{CrossEncoder, Error, ModelDir, Pooling, StsEvaluator};
+use poq_eval::{Family, relative_bucket};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -71,7 +71,7 @@ fn mpnet_buckets_match_transformers() {
 #[test]
 fn mpnet_config_is_read_as_mpnet() {
     let md = ModelDir::open(dir()).unwrap();
-    let config = poq_eval::encoder::EncoderConfig::from_model_dir(&md).unwrap();
+    let config = poq_eval::EncoderConfig::from_model_dir(&md).unwrap();
     assert_eq!(config.family, Family::Mpnet);
     assert_eq!(config.type_vocab_size, 0);
     assert_eq!(config.relative_buckets, 32);

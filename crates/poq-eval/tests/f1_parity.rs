@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use poq_core::{EvalItem, Evaluator};
-use poq_eval::f1::{exact_match_score, f1_score, max_f1, normalize_answer};
 use poq_eval::{ExactMatch, TokenF1};
+use poq_eval::{exact_match_score, f1_score, max_f1, normalize_answer};
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -1,11 +1,3 @@
-//! Chat templates: the Jinja program in a model's `tokenizer_config.json` (or GGUF metadata) that
-//! turns a conversation into the prompt string, rendered the way Hugging Face `transformers` does.
-//!
-//! `transformers` compiles templates with `trim_blocks` and `lstrip_blocks`, passes the special
-//! token strings (`bos_token`, `eos_token`, ...) and `add_generation_prompt`, and offers the
-//! `raise_exception` and `strftime_now` functions. Python string methods (`.strip()`, `.title()`)
-//! come from minijinja-contrib's pycompat layer.
-
 use crate::error::{Error, Result};
 use minijinja::{Environment, ErrorKind, Value};
 use poq_core::{ChatMessage, Role};
@@ -13,6 +5,14 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A compiled chat template and the special tokens it may refer to.
+///
+/// Chat templates: the Jinja program in a model's `tokenizer_config.json` (or GGUF metadata) that
+/// turns a conversation into the prompt string, rendered the way Hugging Face `transformers` does.
+///
+/// `transformers` compiles templates with `trim_blocks` and `lstrip_blocks`, passes the special
+/// token strings (`bos_token`, `eos_token`, ...) and `add_generation_prompt`, and offers the
+/// `raise_exception` and `strftime_now` functions. Python string methods (`.strip()`, `.title()`)
+/// come from minijinja-contrib's pycompat layer.
 #[derive(Debug)]
 pub struct ChatTemplate {
     env: Environment<'static>,

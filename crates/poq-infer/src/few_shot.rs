@@ -1,26 +1,26 @@
-//! The completion-style prompt of base models, which ship no chat template (Gemma-3-270M).
-//!
-//! A pretrained model continues text; it has never seen turn markers. So a conversation is written
-//! as a plain transcript after a one-line preamble and a few worked exchanges, and the model
-//! continues the assistant's line:
-//!
-//! ```text
-//! <bos>A conversation between a user and an assistant who answers briefly and correctly.
-//!
-//! User: <example question>
-//! Assistant: <example answer>
-//!
-//! User: <the request>
-//! Assistant:
-//! ```
-//!
-//! Generation stops where the model starts the next turn or a blank line ([`FewShot::STOPS`]).
-//! The default examples mirror the two tasks we score (a question over a context, a news
-//! summary); [`FewShot::new`] takes others.
-
 use poq_core::{ChatMessage, Role};
 
 /// A few-shot transcript prompt: the BOS string, a preamble, and (user, assistant) examples.
+///
+/// The completion-style prompt of base models, which ship no chat template (Gemma-3-270M).
+///
+/// A pretrained model continues text; it has never seen turn markers. So a conversation is written
+/// as a plain transcript after a one-line preamble and a few worked exchanges, and the model
+/// continues the assistant's line:
+///
+/// ```text
+/// <bos>A conversation between a user and an assistant who answers briefly and correctly.
+///
+/// User: <example question>
+/// Assistant: <example answer>
+///
+/// User: <the request>
+/// Assistant:
+/// ```
+///
+/// Generation stops where the model starts the next turn or a blank line ([`FewShot::STOPS`]).
+/// The default examples mirror the two tasks we score (a question over a context, a news
+/// summary); [`FewShot::new`] takes others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FewShot {
     bos: Option<String>,

@@ -22,29 +22,29 @@
 #![deny(missing_docs)]
 
 pub mod candle;
-pub mod chat_template;
+mod chat_template;
 mod device;
 mod error;
-pub mod few_shot;
+mod few_shot;
 pub mod gguf;
-pub mod local;
-pub mod model_dir;
+mod local;
+mod model_dir;
 pub mod openai;
 pub mod quant;
-pub mod remote;
-pub mod sampling;
+mod remote;
+mod sampling;
 #[cfg(feature = "server")]
-pub mod server;
-pub mod tokenizer;
+mod server;
+mod tokenizer;
 
 pub use chat_template::ChatTemplate;
 pub use device::{LoadOptions, best_device, default_dtype};
 pub use error::{Error, Result};
 pub use few_shot::FewShot;
 pub use local::{BatchLm, CausalLm, DEFAULT_MAX_BATCH, LocalGenerator, TokenGeneration};
-pub use model_dir::ModelDir;
+pub use model_dir::{ModelDir, TokenizerConfig};
 pub use remote::{RemoteConfig, RemoteGenerator};
-pub use sampling::Sampler;
+pub use sampling::{Sampler, apply_repetition_penalty, argmax};
 #[cfg(feature = "server")]
-pub use server::{ServerConfig, ServerHandle, serve};
+pub use server::{ApiError, ParsedRequest, ServerConfig, ServerHandle, parse_chat_request, serve};
 pub use tokenizer::TextTokenizer;

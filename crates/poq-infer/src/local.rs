@@ -1,6 +1,3 @@
-//! [`LocalGenerator`]: a chat model run in this process (safetensors or GGUF) behind
-//! `poq_core::Generator`, with the generation loop, stop conditions and timings.
-
 use crate::candle::SafetensorsModel;
 use crate::chat_template::ChatTemplate;
 use crate::device::{LoadOptions, default_dtype};
@@ -58,6 +55,9 @@ pub struct TokenGeneration {
 }
 
 /// A local chat model: weights, tokenizer, prompt format and stop tokens.
+///
+/// [`LocalGenerator`]: a chat model run in this process (safetensors or GGUF) behind
+/// `poq_core::Generator`, with the generation loop, stop conditions and timings.
 #[derive(Debug)]
 pub struct LocalGenerator {
     name: String,

@@ -1,13 +1,13 @@
-//! A Hugging Face model folder: `config.json`, `generation_config.json`, `tokenizer.json`,
-//! `tokenizer_config.json` and single or sharded safetensors. With the `hub` feature a model id is
-//! downloaded (or found in the cache) first.
-
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A local model folder.
+///
+/// A Hugging Face model folder: `config.json`, `generation_config.json`, `tokenizer.json`,
+/// `tokenizer_config.json` and single or sharded safetensors. With the `hub` feature a model id is
+/// downloaded (or found in the cache) first.
 #[derive(Debug, Clone)]
 pub struct ModelDir {
     dir: PathBuf,
@@ -187,7 +187,7 @@ fn parse_ids(v: &Value) -> Option<Vec<u32>> {
 }
 
 /// Reads and parses a JSON file; syntax errors name the line and column.
-pub fn read_json(path: &Path) -> Result<Value> {
+pub(crate) fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     serde_json::from_str(&text).map_err(|e| Error::Format {
         path: path.to_path_buf(),

@@ -1,20 +1,3 @@
-//! A [`Generator`] that asks an OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp's
-//! server, TGI, OpenAI, or our own [node server](crate::server)). This is how a PoQ network talks
-//! to inference nodes it does not run.
-//!
-//! Timing is measured on the client, because that is the latency the network pays:
-//! - streamed (the default): prefill is the time from sending the request to the first non-empty
-//!   content delta (time to first token), decode is the rest up to the end of the stream;
-//! - not streamed: the first token cannot be seen, so the whole latency counts as prefill and decode
-//!   is zero; [`Generation::latency`] is exact either way.
-//!
-//! The clock starts at the attempt that succeeds; earlier failed attempts (see
-//! [`RemoteGenerator::last_attempts`]) and their backoff are not counted as the node's latency.
-//!
-//! Token counts come from the reply's `usage`. A streamed reply without a usage chunk (a server
-//! that ignores `stream_options.include_usage`) falls back to counting content chunks as generated
-//! tokens and reports zero prompt tokens.
-
 use crate::error::{Error, Result};
 use crate::openai::{ChatCompletionRequest, parse_finish_reason};
 use poq_core::{FinishReason, Generation, GenerationRequest, Generator};
@@ -93,6 +76,23 @@ impl std::fmt::Debug for Secret {
 }
 
 /// A generator backed by a remote OpenAI-compatible endpoint.
+///
+/// A [`Generator`] that asks an OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp's
+/// server, TGI, OpenAI, or our own [node server](crate::serve)). This is how a PoQ network talks
+/// to inference nodes it does not run.
+///
+/// Timing is measured on the client, because that is the latency the network pays:
+/// - streamed (the default): prefill is the time from sending the request to the first non-empty
+///   content delta (time to first token), decode is the rest up to the end of the stream;
+/// - not streamed: the first token cannot be seen, so the whole latency counts as prefill and decode
+///   is zero; [`Generation::latency`] is exact either way.
+///
+/// The clock starts at the attempt that succeeds; earlier failed attempts (see
+/// [`RemoteGenerator::last_attempts`]) and their backoff are not counted as the node's latency.
+///
+/// Token counts come from the reply's `usage`. A streamed reply without a usage chunk (a server
+/// that ignores `stream_options.include_usage`) falls back to counting content chunks as generated
+/// tokens and reports zero prompt tokens.
 #[derive(Debug)]
 pub struct RemoteGenerator {
     config: RemoteConfig,

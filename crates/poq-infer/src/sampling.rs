@@ -1,15 +1,15 @@
-//! Choosing the next token from logits: greedy, temperature, top-k, top-p and repetition penalty,
-//! with a seeded generator so that sampled runs repeat exactly.
-//!
-//! The order of operations is Hugging Face's: repetition penalty, then temperature, then top-k,
-//! then top-p, then a draw from the renormalized distribution.
-
 use crate::error::{Error, Result};
 use poq_core::Sampling;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 /// A token chooser for one generation: settings plus the seeded random state.
+///
+/// Choosing the next token from logits: greedy, temperature, top-k, top-p and repetition penalty,
+/// with a seeded generator so that sampled runs repeat exactly.
+///
+/// The order of operations is Hugging Face's: repetition penalty, then temperature, then top-k,
+/// then top-p, then a draw from the renormalized distribution.
 #[derive(Debug)]
 pub struct Sampler {
     settings: Sampling,

@@ -1,31 +1,3 @@
-//! The inference-node server: any [`Generator`] behind an OpenAI-compatible HTTP API, so that a
-//! machine can join a PoQ network as an inference node and be reached with a
-//! [`RemoteGenerator`](crate::RemoteGenerator).
-//!
-//! Routes: `POST /v1/chat/completions` (plain JSON or server-sent events with `"stream": true`),
-//! `GET /v1/models` and `GET /health`. Errors are OpenAI-style JSON
-//! (`{"error": {"message", "type", "param", "code"}}`).
-//!
-//! One generator serves one request at a time (it is behind a mutex and runs on a blocking thread).
-//! The server protects itself and the generator:
-//! - bodies over [`ServerConfig::max_body_bytes`] get 413, unreadable or invalid JSON gets 400
-//!   naming the problem (field, line and column);
-//! - a request naming another model gets 404 `model_not_found`, unless
-//!   [`ServerConfig::accept_any_model`]; an empty or missing `model` means the served one;
-//! - at most [`ServerConfig::max_queue`] requests are admitted (running plus waiting); more get 503
-//!   with `Retry-After`;
-//! - a request not answered within [`ServerConfig::request_timeout`] gets 504. The generator cannot
-//!   be interrupted, so its admission slot is held until the generation really ends: the queue
-//!   bound counts work, not just waiting clients;
-//! - slow clients: request headers must arrive within [`ServerConfig::header_read_timeout`]
-//!   (idle keep-alive connections are closed after it too) and the body within
-//!   [`ServerConfig::body_read_timeout`] (else 408); at most [`ServerConfig::max_connections`] are open.
-//!
-//! The `Generator` trait returns whole answers, so a streamed reply is sent once the generation is
-//! done (role chunk, one content chunk, the finish chunk, a usage chunk when asked, `[DONE]`): the
-//! wire format is what streaming clients expect, but the time to first token seen by a client
-//! against this server equals the whole generation time.
-
 use crate::error::{Error, Result};
 use crate::openai::{
     ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ErrorBody,
@@ -531,6 +503,34 @@ impl Drop for ServerHandle {
 
 /// Serves `generator` on `addr` (port 0 picks a free port) from a background thread with its own
 /// runtime. Returns once the socket is bound.
+///
+/// The inference-node server puts any [`Generator`] behind an OpenAI-compatible HTTP API, so that a
+/// machine can join a PoQ network as an inference node and be reached with a
+/// [`RemoteGenerator`](crate::RemoteGenerator).
+///
+/// Routes: `POST /v1/chat/completions` (plain JSON or server-sent events with `"stream": true`),
+/// `GET /v1/models` and `GET /health`. Errors are OpenAI-style JSON
+/// (`{"error": {"message", "type", "param", "code"}}`).
+///
+/// One generator serves one request at a time (it is behind a mutex and runs on a blocking thread).
+/// The server protects itself and the generator:
+/// - bodies over [`ServerConfig::max_body_bytes`] get 413, unreadable or invalid JSON gets 400
+///   naming the problem (field, line and column);
+/// - a request naming another model gets 404 `model_not_found`, unless
+///   [`ServerConfig::accept_any_model`]; an empty or missing `model` means the served one;
+/// - at most [`ServerConfig::max_queue`] requests are admitted (running plus waiting); more get 503
+///   with `Retry-After`;
+/// - a request not answered within [`ServerConfig::request_timeout`] gets 504. The generator cannot
+///   be interrupted, so its admission slot is held until the generation really ends: the queue
+///   bound counts work, not just waiting clients;
+/// - slow clients: request headers must arrive within [`ServerConfig::header_read_timeout`]
+///   (idle keep-alive connections are closed after it too) and the body within
+///   [`ServerConfig::body_read_timeout`] (else 408); at most [`ServerConfig::max_connections`] are open.
+///
+/// The `Generator` trait returns whole answers, so a streamed reply is sent once the generation is
+/// done (role chunk, one content chunk, the finish chunk, a usage chunk when asked, `[DONE]`): the
+/// wire format is what streaming clients expect, but the time to first token seen by a client
+/// against this server equals the whole generation time.
 pub fn serve(addr: SocketAddr, generator: Box<dyn Generator>, config: ServerConfig) -> Result<ServerHandle> {
     let server_err = |source| Error::Server { addr: addr.to_string(), source };
     let listener = std::net::TcpListener::bind(addr).map_err(server_err)?;

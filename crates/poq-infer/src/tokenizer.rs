@@ -1,10 +1,10 @@
-//! A thin wrapper over a Hugging Face `tokenizers::Tokenizer` with typed errors and the
-//! incremental decoding that stop strings need.
-
 use crate::error::{Error, Result};
 use std::path::Path;
 
 /// A text tokenizer (from `tokenizer.json` or built from GGUF metadata).
+///
+/// A thin wrapper over a Hugging Face `tokenizers::Tokenizer` with typed errors and the
+/// incremental decoding that stop strings need.
 #[derive(Debug, Clone)]
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,

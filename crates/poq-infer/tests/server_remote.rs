@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use poq_core::{FinishReason, Generation, GenerationRequest, Generator};
-use poq_infer::server::{ServerConfig, parse_chat_request};
 use poq_infer::{Error, RemoteConfig, RemoteGenerator, ServerHandle, serve};
+use poq_infer::{ServerConfig, parse_chat_request};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -74,7 +74,7 @@ pub(super) struct Layer {
 
 /// A loaded BERT-, RoBERTa- or MPNet-family encoder.
 #[derive(Debug, Clone)]
-pub struct Transformer {
+pub(crate) struct Transformer {
     config: EncoderConfig,
     pub(super) embeddings: Embeddings,
     pub(super) layers: Vec<Layer>,

@@ -1,6 +1,3 @@
-//! BERT-, RoBERTa- and MPNet-family text encoders (our own candle implementation) and sentence embeddings
-//! as sentence-transformers computes them.
-
 mod batch;
 mod config;
 mod gelu;
@@ -14,7 +11,7 @@ use candle_core::{Device, Tensor};
 use tokenizers::{EncodeInput, Encoding, Tokenizer};
 
 pub use config::{Activation, EncoderConfig, Family, RELATIVE_BUCKETS, relative_bucket};
-pub use layers::Transformer;
+pub(crate) use layers::Transformer;
 pub use pooling::Pooling;
 
 pub(crate) use batch::{pad, plan};
@@ -46,6 +43,9 @@ where
 }
 
 /// A sentence-embedding model: tokenizer, encoder, pooling and optional normalization.
+///
+/// BERT-, RoBERTa- and MPNet-family text encoders (our own candle implementation) and sentence embeddings
+/// as sentence-transformers computes them.
 #[derive(Debug, Clone)]
 pub struct SentenceEncoder {
     tokenizer: Tokenizer,
