@@ -65,6 +65,7 @@ fn judge_reply_regressions() {
     }
 }
 
+#[cfg(feature = "server")]
 #[test]
 fn openai_request_regressions() {
     let config = poq::infer::ServerConfig::default();

@@ -33,6 +33,10 @@
 //! assert_eq!(agreement(scores[0], consensus), 1.0);
 //! # Ok::<(), poq_core::Error>(())
 //! ```
+//!
+//! ## Features
+//!
+//! None: the crate depends on serde and thiserror only.
 #![deny(missing_docs)]
 
 mod aggregate;
@@ -53,3 +57,8 @@ pub use types::{
     ChatMessage, CostProfile, EvalItem, FinishReason, Generation, GenerationRequest, Role, Sample, Sampling, Task,
     duration_ms,
 };
+
+/// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -94,3 +94,8 @@ pub use f1::{
 pub use judge::{DEFAULT_RUBRIC, JUDGE_REASK, LlmJudge, parse_score};
 pub use model_dir::{ModelDir, SentenceConfig};
 pub use sts::{ScoreMapping, StsEvaluator, cosine};
+
+/// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

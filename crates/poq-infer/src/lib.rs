@@ -19,6 +19,18 @@
 //! println!("{} ({} tokens)", out.text, out.generated_tokens);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `server` | no | `serve`, `ServerConfig`, `ServerHandle`, `parse_chat_request`: any generator as an OpenAI-compatible inference node (axum, tokio, hyper) |
+//! | `hub` | no | Hugging Face ids besides local folders in [`ModelDir::resolve`] and [`LocalGenerator::load`] (hf-hub, ureq) |
+//! | `cuda` | no | CUDA devices for safetensors models and candle's quantized GGUF kernels |
+//! | `metal` | no | Metal devices, likewise |
+//!
+//! Without features: local safetensors and GGUF models on the CPU, and remote endpoints
+//! ([`RemoteGenerator`]), with no HTTP server or async runtime in the dependency tree.
 #![deny(missing_docs)]
 
 pub mod candle;
@@ -48,3 +60,8 @@ pub use sampling::{Sampler, apply_repetition_penalty, argmax};
 #[cfg(feature = "server")]
 pub use server::{ApiError, ParsedRequest, ServerConfig, ServerHandle, parse_chat_request, serve};
 pub use tokenizer::TextTokenizer;
+
+/// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

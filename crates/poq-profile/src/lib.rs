@@ -44,6 +44,11 @@
 //! assert!(report.markdown().contains("| exact"));
 //! # Ok::<(), poq_profile::Error>(())
 //! ```
+//!
+//! ## Features
+//!
+//! None. On Linux with glibc the profiler hands freed heap back to the system before each resident
+//! memory mark (`malloc_trim`, through libc); elsewhere it does without.
 #![deny(missing_docs)]
 
 mod alloc;
@@ -70,3 +75,8 @@ pub use profiler::{ProfileConfig, Profiler};
 pub use record::{BatchPoint, ProfileRecord, PromptPoint, SubjectKind, Target};
 pub use report::{CsvRow, ProfileReport};
 pub use stats::{Summary, percentile_sorted};
+
+/// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

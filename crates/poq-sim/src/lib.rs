@@ -148,3 +148,8 @@ pub use scenario::{Audit, Cost, EvaluatorNode, InferenceNode, Scenario, Selectio
 #[cfg(feature = "transcripts")]
 pub use transcript::{AnswerRecord, Transcript, commitment};
 pub use trust::{SpotCheck, SpotCheckTrust, Trust};
+
+/// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
