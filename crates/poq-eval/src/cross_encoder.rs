@@ -169,7 +169,7 @@ impl CrossEncoder {
             Error::Format {
                 path: dir.path().to_path_buf(),
                 location: "deberta-v2 weights".into(),
-                message: e.to_string(),
+                message: crate::error::candle_message(&e),
             }
         })?;
         let pad = config.pad_token_id.unwrap_or(0);

@@ -165,7 +165,7 @@ impl ModelDir {
             let tensors = candle_core::safetensors::load(file, device).map_err(|e| Error::Format {
                 path: file.clone(),
                 location: "safetensors".into(),
-                message: e.to_string(),
+                message: crate::error::candle_message(&e),
             })?;
             for (name, t) in tensors {
                 all.insert(name, t.to_dtype(candle_core::DType::F32)?);

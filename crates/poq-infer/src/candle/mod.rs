@@ -52,7 +52,7 @@ impl SafetensorsModel {
         let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| Error::Format {
             path: dir.path().to_path_buf(),
             location: "safetensors".into(),
-            message: e.to_string(),
+            message: crate::error::candle_message(&e),
         })?;
         if let FamilyConfig::Llama(c) = &config {
             // candle's Llama loader panics on a missing tensor; check names and shapes first.
@@ -84,7 +84,11 @@ impl SafetensorsModel {
 
 fn tensor_error(dir: &Path, files: &[PathBuf], e: candle_core::Error) -> Error {
     let n = files.len();
-    Error::Format { path: dir.to_path_buf(), location: format!("safetensors ({n} file(s))"), message: e.to_string() }
+    Error::Format {
+        path: dir.to_path_buf(),
+        location: format!("safetensors ({n} file(s))"),
+        message: crate::error::candle_message(&e),
+    }
 }
 
 fn check_llama_tensors(st: &MmapedSafetensors, c: &llama::Config, dir: &Path) -> Result<()> {
