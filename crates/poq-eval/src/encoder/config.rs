@@ -178,7 +178,7 @@ impl EncoderConfig {
                 return Err(Error::Unsupported(format!("{}: hidden_act `{other}`", dir.config_path().display())));
             }
         };
-        if raw.num_attention_heads == 0 || raw.hidden_size % raw.num_attention_heads != 0 {
+        if raw.num_attention_heads == 0 || !raw.hidden_size.is_multiple_of(raw.num_attention_heads) {
             return Err(bad(
                 "num_attention_heads",
                 format!("{} heads do not divide hidden_size {}", raw.num_attention_heads, raw.hidden_size),
