@@ -374,20 +374,20 @@ unsafe fn weighted_strip<L: Lanes, const V: usize>(p: &[f32], values: *const f32
         for i in 0..pairs {
             let (j, k) = (2 * i, 2 * i + 1);
             let (pj, pk) = (L::splat(p[j]), L::splat(p[k]));
-            for v in 0..V {
-                even[v] = L::fmadd(pj, L::load(values.add(j * stride + v * L::W)), even[v]);
-                odd[v] = L::fmadd(pk, L::load(values.add(k * stride + v * L::W)), odd[v]);
+            for (v, (e, o)) in even.iter_mut().zip(&mut odd).enumerate() {
+                *e = L::fmadd(pj, L::load(values.add(j * stride + v * L::W)), *e);
+                *o = L::fmadd(pk, L::load(values.add(k * stride + v * L::W)), *o);
             }
         }
         if p.len() % 2 == 1 {
             let j = p.len() - 1;
             let pj = L::splat(p[j]);
-            for v in 0..V {
-                even[v] = L::fmadd(pj, L::load(values.add(j * stride + v * L::W)), even[v]);
+            for (v, e) in even.iter_mut().enumerate() {
+                *e = L::fmadd(pj, L::load(values.add(j * stride + v * L::W)), *e);
             }
         }
-        for v in 0..V {
-            L::store(out.add(v * L::W), L::add(even[v], odd[v]));
+        for (v, (e, o)) in even.iter().zip(&odd).enumerate() {
+            L::store(out.add(v * L::W), L::add(*e, *o));
         }
     }
 }

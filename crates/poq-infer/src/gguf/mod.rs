@@ -78,7 +78,7 @@ pub fn read_content(path: &Path) -> Result<(gguf_file::Content, BufReader<File>)
     let content = gguf_file::Content::read(&mut reader).map_err(|e| Error::Format {
         path: path.to_path_buf(),
         location: "GGUF header".into(),
-        message: e.to_string(),
+        message: crate::error::candle_message(&e),
     })?;
     Ok((content, reader))
 }
@@ -145,7 +145,7 @@ pub fn load_with(path: &Path, device: &Device, precision: GgufPrecision) -> Resu
     let wrap = |e: candle_core::Error| Error::Format {
         path: path.to_path_buf(),
         location: format!("GGUF tensors ({architecture})"),
-        message: e.to_string(),
+        message: crate::error::candle_message(&e),
     };
     // gemma3 runs only on ours: candle 0.11's quantized Gemma 3 gates with SiLU (Gemma uses
     // GELU) and drops the sliding window when decoding, so it is not offered as a fallback.
@@ -227,7 +227,7 @@ fn finish<R: Read + Seek>(
     let wrap = |e: candle_core::Error| Error::Format {
         path: path.to_path_buf(),
         location: format!("GGUF tensors ({architecture})"),
-        message: e.to_string(),
+        message: crate::error::candle_message(&e),
     };
     let (weights, context_length) = match architecture.as_str() {
         "llama" => {
