@@ -13,7 +13,7 @@ use clap::Parser;
 use poq::sim::output::write_csv_file;
 use poq::sim::sweep::{Sweep, run_sweep};
 use poq::sim::{Audit, Cost, EvaluatorNode, NodeKind, PAPER_INFERENCE, Report, Scenario, ScoreModel, inference_node};
-use poq::svg::{LineChart, Series};
+use poq_app::svg::{LineChart, Series};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]

