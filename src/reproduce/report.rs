@@ -132,197 +132,17 @@ pub(crate) fn write(
     stages: &[(&'static str, Duration)],
 ) -> Result<PathBuf> {
     let out = &cfg.out;
+    let sections = Sections { cfg, m, a, skipped, stages, out };
     let mut md = String::new();
-    let _ = writeln!(md, "# Cost-aware PoQ: reproduction report\n");
-    // Loud, first: a run on the bundled sample measures almost nothing (docs/reproduce.md, Data).
-    let bundled: Vec<&str> = m.sources.iter().filter(|s| s.bundled).map(|s| s.name).collect();
-    if !bundled.is_empty() {
-        let _ = writeln!(
-            md,
-            "> **WARNING: this run used the small sample bundled with poq for {}, not the real data set.** Its \
-             figures are not the paper's measurement. See docs/reproduce.md (Data) to fetch the real data.\n",
-            bundled.join(" and ")
-        );
-    }
-    let _ = writeln!(
-        md,
-        "Reproduces arXiv 2512.16317 with the models available to this run. Figures marked *paper* are the \
-         ones the paper reports; everything else was computed by this run (seed {}, {} Monte Carlo rounds).\n",
-        cfg.seed, cfg.rounds
-    );
-
-    let _ = writeln!(md, "## Data and models\n");
-    let mut t = Table::new(["data set", "file", "prompts", "available"]);
-    for s in &m.sources {
-        let file = format!("{}{}", s.path.display(), if s.bundled { " (bundled sample)" } else { "" });
-        t.row([s.name.to_owned(), file, s.sampled.to_string(), s.available.to_string()]);
-    }
-    let _ = writeln!(md, "{t}");
-    let mut t = Table::new(["node", "role", "source"]);
-    for g in &m.answers {
-        t.row([g.name.clone(), "inference".to_owned(), g.spec.clone()]);
-    }
-    for e in m.evaluators.iter().chain(m.judge.as_ref()) {
-        let src = e.files.first().and_then(|(p, _)| p.parent()).map_or(String::new(), |p| p.display().to_string());
-        t.row([e.name.clone(), "evaluator".to_owned(), src]);
-    }
-    t.row(["token F1, exact match".to_owned(), "yardstick".to_owned(), "official SQuAD v1.1 metric".to_owned()]);
-    let _ = writeln!(md, "{t}");
-    if !skipped.is_empty() {
-        let _ = writeln!(md, "**Skipped in this run:**\n");
-        for s in skipped {
-            let _ = writeln!(md, "- {s}");
-        }
-        let _ = writeln!(md);
-    }
-
-    let _ = writeln!(md, "## Evaluator agreement with the yardsticks\n");
-    let _ = writeln!(md, "Correlations over every (model, prompt) answer, with seeded bootstrap 95% intervals.\n");
-    if let Some(j) = &m.judge {
-        let judged = j.scores.iter().flatten().filter(|v| v.is_finite()).count();
-        let _ = writeln!(
-            md,
-            "The judge ({}) scored a seeded sample of {judged} answers spread evenly over models and tasks; its \
-             rows use those answers only, and its column in the next table is the mean over them.\n",
-            j.name
-        );
-    }
-    let mut t = Table::new(["evaluator", "against", "task", "n", "Pearson", "Spearman", "Kendall tau-b"]);
-    for r in &a.agreement {
-        t.row([
-            r.evaluator.clone(),
-            r.against.clone(),
-            r.task.clone(),
-            r.n.to_string(),
-            est(&r.pearson),
-            est(&r.spearman),
-            est(&r.kendall),
-        ]);
-    }
-    let _ = writeln!(md, "{}", if t.is_empty() { "No model evaluator ran.\n".to_owned() } else { t.to_string() });
-
-    let _ = writeln!(md, "## Quality and latency per model\n");
-    let _ = writeln!(
-        md,
-        "Latency is per answer: its prompt pass plus its decoding. Local GGUF models on our own forward \
-         (llama, qwen2, gemma3) decode up to {} answers together, and an answer's decoding time is then its share of the steps \
-         it took part in (each step's time split evenly), the machine time it cost; other models run one \
-         answer at a time.\n",
-        poq_infer::DEFAULT_MAX_BATCH
-    );
-    let score_names: Vec<String> = m.evaluators.iter().chain(m.judge.as_ref()).map(|e| e.name.clone()).collect();
-    let mut headers = vec!["model".to_owned(), "task".to_owned(), "n".to_owned(), "F1".to_owned(), "EM".to_owned()];
-    headers.extend(score_names.iter().map(|n| format!("{n} (0–10)")));
-    headers.extend(["latency ms", "prefill tok/s", "decode tok/s", "quality / s"].map(str::to_owned));
-    let mut t = Table::new(headers);
-    for r in &a.models {
-        let mut row = vec![r.model.clone(), r.task.clone(), r.n.to_string(), f(r.f1, 3), f(r.em, 3)];
-        row.extend(r.scores.iter().map(|(_, v)| f(*v, 2)));
-        row.extend([
-            f(r.latency_ms, 0),
-            f(r.prefill_tokens_per_s, 0),
-            f(r.decode_tokens_per_s, 1),
-            f(r.quality_per_s, 2),
-        ]);
-        t.row(row);
-    }
-    if t.is_empty() {
-        let _ = writeln!(md, "No inference model ran.\n");
-    } else {
-        let _ = writeln!(md, "{t}");
-        let points = a
-            .models
-            .iter()
-            .filter(|r| r.task == "all")
-            .map(|r| (r.model.clone(), r.latency_ms, r.scores.first().map_or(10.0 * r.f1, |s| s.1)))
-            .collect();
-        let y_label = score_names.first().map_or("token F1 × 10".to_owned(), |n| format!("mean {n} score"));
-        let svg = Scatter { title: "Quality vs latency".into(), x_label: "mean latency (ms)".into(), y_label, points }
-            .to_svg();
-        write_file(&out.join("quality_latency.svg"), &svg)?;
-        let _ = writeln!(md, "![quality vs latency](quality_latency.svg)\n");
-    }
-
-    let records: Vec<_> = m
-        .evaluators
-        .iter()
-        .filter_map(|e| e.profile.clone())
-        .chain(m.answers.iter().filter_map(|g| g.profile.clone()))
-        .collect();
-    let _ = writeln!(md, "## Measured costs on this machine\n");
-    if records.is_empty() {
-        let _ = writeln!(md, "Nothing was profiled.\n");
-    } else {
-        let profiles = ProfileReport::new(records);
-        profiles.write_json(&out.join("costs.json"))?;
-        profiles.write_csv(&out.join("costs.csv"))?;
-        let _ = writeln!(md, "{}\n", profiles.markdown());
-    }
-
-    let _ = writeln!(md, "## Monte Carlo PoQ rewards from the measurements\n");
-    match &a.measured {
-        Some((sc, r)) => {
-            let _ = writeln!(
-                md,
-                "Inference nodes' true quality per prompt is their token F1 × 10; evaluators give exactly the \
-                 scores they gave; costs are the measured mean latencies, min-max normalized per pool; K = {}, \
-                 {} consensus, R = α·q − β·c with the scenario's defaults. Consensus MAE against F1 × 10: {}.\n",
-                sc.k,
-                poq_core::Aggregator::name(&sc.consensus),
-                f(r.consensus.mae, 3)
-            );
-            let _ = writeln!(md, "{}", reward_table(r));
-            if r.nodes.iter().filter(|n| n.kind == NodeKind::Inference).count() < 2 {
-                let _ = writeln!(
-                    md,
-                    "With a single inference model the normalized reward of the inference pool is 0 by definition \
-                     (min-max over one node); pass more `--generator`s to compare models.\n"
-                );
-            }
-            write_file(&out.join("rewards_measured.svg"), &reward_bars("Normalized PoQ reward (measured)", r))?;
-            write_file(&out.join("beta_sweep_measured.svg"), &beta_lines("Reward vs β (measured)", &a.beta_sweep))?;
-            poq_sim::output::write_csv_file(&out.join("rewards_measured.csv"), &[(0, r)])?;
-            sweep_csv(&out.join("beta_sweep_measured.csv"), &a.beta_sweep)?;
-            let _ = writeln!(md, "![rewards](rewards_measured.svg)\n\n![beta sweep](beta_sweep_measured.svg)\n");
-        }
-        None => {
-            let _ = writeln!(md, "Skipped: it needs at least one inference model and one model evaluator.\n");
-        }
-    }
-
-    let _ = writeln!(md, "## The paper's scenario (calibrated, not measured)\n");
-    let _ = writeln!(
-        md,
-        "poq-sim's built-in `paper` scenario: the paper's five models and three evaluators with quality, \
-         correlation and latency parameters calibrated to what the paper reports (docs/mechanism.md).\n"
-    );
-    let _ = writeln!(md, "{}", reward_table(&a.paper));
-    let _ = writeln!(
-        md,
-        "*Normalized (min-max)* maps the pool's best mean reward to 1 and its worst to 0. *Scaled to rule range* \
-         is (R̄ − R(q=0, c=1)) / (R(q=1, c=0) − R(q=0, c=1)), which puts the reward on [0, 1] without \
-         forcing the extremes; the paper's reported 0.62 and 0.13 read like this scale.\n"
-    );
-    write_file(&out.join("rewards_paper.svg"), &reward_bars("Normalized PoQ reward (paper scenario)", &a.paper))?;
-    write_file(&out.join("beta_sweep_paper.svg"), &beta_lines("Reward vs β (paper scenario)", &a.paper_beta_sweep))?;
-    poq_sim::output::write_csv_file(&out.join("rewards_paper.csv"), &[(0, &a.paper)])?;
-    sweep_csv(&out.join("beta_sweep_paper.csv"), &a.paper_beta_sweep)?;
-    let _ = writeln!(md, "![rewards](rewards_paper.svg)\n\n![beta sweep](beta_sweep_paper.svg)\n");
-
-    let _ = writeln!(md, "## The paper beside this run\n");
-    let _ = writeln!(
-        md,
-        "Rewards on the rule's scale (*scaled to rule range* above), from the measured scenario; correlations \
-         pooled over models and tasks.\n"
-    );
-    let _ = writeln!(md, "{}", paper_vs_run(m, a));
-
-    let _ = writeln!(md, "## Run time\n");
-    let mut t = Table::new(["stage", "seconds"]);
-    for (name, d) in stages {
-        t.row([(*name).to_owned(), f(d.as_secs_f64(), 1)]);
-    }
-    let _ = writeln!(md, "{t}");
+    sections.intro(&mut md);
+    sections.data_and_models(&mut md);
+    sections.agreement(&mut md);
+    sections.quality_and_latency(&mut md)?;
+    sections.costs(&mut md)?;
+    sections.measured_rewards(&mut md)?;
+    sections.paper_scenario(&mut md)?;
+    sections.paper_beside_run(&mut md);
+    sections.run_time(&mut md);
 
     write_scores_csv(&out.join("scores.csv"), m)?;
     write_agreement_csv(&out.join("agreement.csv"), a)?;
@@ -330,6 +150,256 @@ pub(crate) fn write(
     let path = out.join("report.md");
     write_file(&path, &md)?;
     Ok(path)
+}
+
+/// What the report's sections read: the run's settings, measurements and analysis.
+#[derive(Clone, Copy)]
+struct Sections<'a> {
+    cfg: &'a Config,
+    m: &'a Measured,
+    a: &'a Analysis,
+    skipped: &'a [String],
+    stages: &'a [(&'static str, Duration)],
+    out: &'a Path,
+}
+
+/// Each section appends its Markdown to `md` (and writes its own figures and tables to `out`).
+impl Sections<'_> {
+    /// The title, a loud warning when bundled sample data stood in for a data set, and what the run is.
+    fn intro(&self, md: &mut String) {
+        let Sections { cfg, m, .. } = *self;
+        let _ = writeln!(md, "# Cost-aware PoQ: reproduction report\n");
+        // Loud, first: a run on the bundled sample measures almost nothing (docs/reproduce.md, Data).
+        let bundled: Vec<&str> = m.sources.iter().filter(|s| s.bundled).map(|s| s.name).collect();
+        if !bundled.is_empty() {
+            let _ = writeln!(
+                md,
+                "> **WARNING: this run used the small sample bundled with poq for {}, not the real data set.** Its \
+                 figures are not the paper's measurement. See docs/reproduce.md (Data) to fetch the real data.\n",
+                bundled.join(" and ")
+            );
+        }
+        let _ = writeln!(
+            md,
+            "Reproduces arXiv 2512.16317 with the models available to this run. Figures marked *paper* are the \
+             ones the paper reports; everything else was computed by this run (seed {}, {} Monte Carlo rounds).\n",
+            cfg.seed, cfg.rounds
+        );
+    }
+
+    /// Which data files and nodes the run used, and what it skipped.
+    fn data_and_models(&self, md: &mut String) {
+        let Sections { m, skipped, .. } = *self;
+        let _ = writeln!(md, "## Data and models\n");
+        let mut t = Table::new(["data set", "file", "prompts", "available"]);
+        for s in &m.sources {
+            let file = format!("{}{}", s.path.display(), if s.bundled { " (bundled sample)" } else { "" });
+            t.row([s.name.to_owned(), file, s.sampled.to_string(), s.available.to_string()]);
+        }
+        let _ = writeln!(md, "{t}");
+        let mut t = Table::new(["node", "role", "source"]);
+        for g in &m.answers {
+            t.row([g.name.clone(), "inference".to_owned(), g.spec.clone()]);
+        }
+        for e in m.evaluators.iter().chain(m.judge.as_ref()) {
+            let src = e.files.first().and_then(|(p, _)| p.parent()).map_or(String::new(), |p| p.display().to_string());
+            t.row([e.name.clone(), "evaluator".to_owned(), src]);
+        }
+        t.row(["token F1, exact match".to_owned(), "yardstick".to_owned(), "official SQuAD v1.1 metric".to_owned()]);
+        let _ = writeln!(md, "{t}");
+        if !skipped.is_empty() {
+            let _ = writeln!(md, "**Skipped in this run:**\n");
+            for s in skipped {
+                let _ = writeln!(md, "- {s}");
+            }
+            let _ = writeln!(md);
+        }
+    }
+
+    /// How each evaluator's scores correlate with F1 and the judge.
+    fn agreement(&self, md: &mut String) {
+        let Sections { m, a, .. } = *self;
+        let _ = writeln!(md, "## Evaluator agreement with the yardsticks\n");
+        let _ = writeln!(md, "Correlations over every (model, prompt) answer, with seeded bootstrap 95% intervals.\n");
+        if let Some(j) = &m.judge {
+            let judged = j.scores.iter().flatten().filter(|v| v.is_finite()).count();
+            let _ = writeln!(
+                md,
+                "The judge ({}) scored a seeded sample of {judged} answers spread evenly over models and tasks; its \
+                 rows use those answers only, and its column in the next table is the mean over them.\n",
+                j.name
+            );
+        }
+        let mut t = Table::new(["evaluator", "against", "task", "n", "Pearson", "Spearman", "Kendall tau-b"]);
+        for r in &a.agreement {
+            t.row([
+                r.evaluator.clone(),
+                r.against.clone(),
+                r.task.clone(),
+                r.n.to_string(),
+                est(&r.pearson),
+                est(&r.spearman),
+                est(&r.kendall),
+            ]);
+        }
+        let _ = writeln!(md, "{}", if t.is_empty() { "No model evaluator ran.\n".to_owned() } else { t.to_string() });
+    }
+
+    /// Quality and latency per model, and the quality-vs-latency figure.
+    fn quality_and_latency(&self, md: &mut String) -> Result<()> {
+        let Sections { m, a, out, .. } = *self;
+        let _ = writeln!(md, "## Quality and latency per model\n");
+        let _ = writeln!(
+            md,
+            "Latency is per answer: its prompt pass plus its decoding. Local GGUF models on our own forward \
+             (llama, qwen2, gemma3) decode up to {} answers together, and an answer's decoding time is then its share of the steps \
+             it took part in (each step's time split evenly), the machine time it cost; other models run one \
+             answer at a time.\n",
+            poq_infer::DEFAULT_MAX_BATCH
+        );
+        let score_names: Vec<String> = m.evaluators.iter().chain(m.judge.as_ref()).map(|e| e.name.clone()).collect();
+        let mut headers = vec!["model".to_owned(), "task".to_owned(), "n".to_owned(), "F1".to_owned(), "EM".to_owned()];
+        headers.extend(score_names.iter().map(|n| format!("{n} (0–10)")));
+        headers.extend(["latency ms", "prefill tok/s", "decode tok/s", "quality / s"].map(str::to_owned));
+        let mut t = Table::new(headers);
+        for r in &a.models {
+            let mut row = vec![r.model.clone(), r.task.clone(), r.n.to_string(), f(r.f1, 3), f(r.em, 3)];
+            row.extend(r.scores.iter().map(|(_, v)| f(*v, 2)));
+            row.extend([
+                f(r.latency_ms, 0),
+                f(r.prefill_tokens_per_s, 0),
+                f(r.decode_tokens_per_s, 1),
+                f(r.quality_per_s, 2),
+            ]);
+            t.row(row);
+        }
+        if t.is_empty() {
+            let _ = writeln!(md, "No inference model ran.\n");
+        } else {
+            let _ = writeln!(md, "{t}");
+            let points = a
+                .models
+                .iter()
+                .filter(|r| r.task == "all")
+                .map(|r| (r.model.clone(), r.latency_ms, r.scores.first().map_or(10.0 * r.f1, |s| s.1)))
+                .collect();
+            let y_label = score_names.first().map_or("token F1 × 10".to_owned(), |n| format!("mean {n} score"));
+            let svg =
+                Scatter { title: "Quality vs latency".into(), x_label: "mean latency (ms)".into(), y_label, points }
+                    .to_svg();
+            write_file(&out.join("quality_latency.svg"), &svg)?;
+            let _ = writeln!(md, "![quality vs latency](quality_latency.svg)\n");
+        }
+
+        Ok(())
+    }
+
+    /// The measured cost profiles (also as costs.json and costs.csv).
+    fn costs(&self, md: &mut String) -> Result<()> {
+        let Sections { m, out, .. } = *self;
+        let records: Vec<_> = m
+            .evaluators
+            .iter()
+            .filter_map(|e| e.profile.clone())
+            .chain(m.answers.iter().filter_map(|g| g.profile.clone()))
+            .collect();
+        let _ = writeln!(md, "## Measured costs on this machine\n");
+        if records.is_empty() {
+            let _ = writeln!(md, "Nothing was profiled.\n");
+        } else {
+            let profiles = ProfileReport::new(records);
+            profiles.write_json(&out.join("costs.json"))?;
+            profiles.write_csv(&out.join("costs.csv"))?;
+            let _ = writeln!(md, "{}\n", profiles.markdown());
+        }
+        Ok(())
+    }
+
+    /// The Monte Carlo rewards from the measured scores and costs, with figures and CSVs.
+    fn measured_rewards(&self, md: &mut String) -> Result<()> {
+        let Sections { a, out, .. } = *self;
+        let _ = writeln!(md, "## Monte Carlo PoQ rewards from the measurements\n");
+        match &a.measured {
+            Some((sc, r)) => {
+                let _ = writeln!(
+                    md,
+                    "Inference nodes' true quality per prompt is their token F1 × 10; evaluators give exactly the \
+                     scores they gave; costs are the measured mean latencies, min-max normalized per pool; K = {}, \
+                     {} consensus, R = α·q − β·c with the scenario's defaults. Consensus MAE against F1 × 10: {}.\n",
+                    sc.k,
+                    poq_core::Aggregator::name(&sc.consensus),
+                    f(r.consensus.mae, 3)
+                );
+                let _ = writeln!(md, "{}", reward_table(r));
+                if r.nodes.iter().filter(|n| n.kind == NodeKind::Inference).count() < 2 {
+                    let _ = writeln!(
+                        md,
+                        "With a single inference model the normalized reward of the inference pool is 0 by definition \
+                         (min-max over one node); pass more `--generator`s to compare models.\n"
+                    );
+                }
+                write_file(&out.join("rewards_measured.svg"), &reward_bars("Normalized PoQ reward (measured)", r))?;
+                write_file(&out.join("beta_sweep_measured.svg"), &beta_lines("Reward vs β (measured)", &a.beta_sweep))?;
+                poq_sim::output::write_csv_file(&out.join("rewards_measured.csv"), &[(0, r)])?;
+                sweep_csv(&out.join("beta_sweep_measured.csv"), &a.beta_sweep)?;
+                let _ = writeln!(md, "![rewards](rewards_measured.svg)\n\n![beta sweep](beta_sweep_measured.svg)\n");
+            }
+            None => {
+                let _ = writeln!(md, "Skipped: it needs at least one inference model and one model evaluator.\n");
+            }
+        }
+        Ok(())
+    }
+
+    /// The calibrated paper scenario's rewards, with figures and CSVs.
+    fn paper_scenario(&self, md: &mut String) -> Result<()> {
+        let Sections { a, out, .. } = *self;
+        let _ = writeln!(md, "## The paper's scenario (calibrated, not measured)\n");
+        let _ = writeln!(
+            md,
+            "poq-sim's built-in `paper` scenario: the paper's five models and three evaluators with quality, \
+             correlation and latency parameters calibrated to what the paper reports (docs/mechanism.md).\n"
+        );
+        let _ = writeln!(md, "{}", reward_table(&a.paper));
+        let _ = writeln!(
+            md,
+            "*Normalized (min-max)* maps the pool's best mean reward to 1 and its worst to 0. *Scaled to rule range* \
+             is (R̄ − R(q=0, c=1)) / (R(q=1, c=0) − R(q=0, c=1)), which puts the reward on [0, 1] without \
+             forcing the extremes; the paper's reported 0.62 and 0.13 read like this scale.\n"
+        );
+        write_file(&out.join("rewards_paper.svg"), &reward_bars("Normalized PoQ reward (paper scenario)", &a.paper))?;
+        write_file(
+            &out.join("beta_sweep_paper.svg"),
+            &beta_lines("Reward vs β (paper scenario)", &a.paper_beta_sweep),
+        )?;
+        poq_sim::output::write_csv_file(&out.join("rewards_paper.csv"), &[(0, &a.paper)])?;
+        sweep_csv(&out.join("beta_sweep_paper.csv"), &a.paper_beta_sweep)?;
+        let _ = writeln!(md, "![rewards](rewards_paper.svg)\n\n![beta sweep](beta_sweep_paper.svg)\n");
+        Ok(())
+    }
+
+    /// The paper's figures beside this run's.
+    fn paper_beside_run(&self, md: &mut String) {
+        let Sections { m, a, .. } = *self;
+        let _ = writeln!(md, "## The paper beside this run\n");
+        let _ = writeln!(
+            md,
+            "Rewards on the rule's scale (*scaled to rule range* above), from the measured scenario; correlations \
+             pooled over models and tasks.\n"
+        );
+        let _ = writeln!(md, "{}", paper_vs_run(m, a));
+    }
+
+    /// Seconds per stage.
+    fn run_time(&self, md: &mut String) {
+        let Sections { stages, .. } = *self;
+        let _ = writeln!(md, "## Run time\n");
+        let mut t = Table::new(["stage", "seconds"]);
+        for (name, d) in stages {
+            t.row([(*name).to_owned(), f(d.as_secs_f64(), 1)]);
+        }
+        let _ = writeln!(md, "{t}");
+    }
 }
 
 /// One row per (model, prompt): the tidy table every figure can be recomputed from.

@@ -1,7 +1,7 @@
 use crate::error::{Error, Result};
 use crate::openai::{
     ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ErrorBody,
-    ErrorResponse, ModelCard, ModelList, ResponseMessage, Usage, finish_reason_str, timings_of,
+    ErrorResponse, ModelCard, ModelList, ResponseMessage, Usage, WireMessage, finish_reason_str, timings_of,
 };
 use axum::Router;
 use axum::body::Body;
@@ -134,8 +134,39 @@ pub fn parse_chat_request(body: &[u8], config: &ServerConfig) -> Result<ParsedRe
     if req.messages.is_empty() {
         return Err(ApiError::invalid("messages", "`messages` must hold at least one message"));
     }
-    let mut messages = Vec::with_capacity(req.messages.len());
-    for (i, m) in req.messages.iter().enumerate() {
+    let messages = parse_messages(&req.messages)?;
+    let (field, max) = match (req.max_completion_tokens, req.max_tokens) {
+        (Some(n), _) => ("max_completion_tokens", n),
+        (None, Some(n)) => ("max_tokens", n),
+        (None, None) => ("max_tokens", config.default_max_tokens as u64),
+    };
+    if max == 0 || max > config.max_tokens_limit as u64 {
+        return Err(ApiError::invalid(field, format!("must be in 1..={}, got {max}", config.max_tokens_limit)));
+    }
+    let sampling = parse_sampling(&req)?;
+    if let Some(n) = req.n.filter(|&n| n != 1) {
+        return Err(ApiError::invalid("n", format!("only n = 1 is served, got {n}")));
+    }
+    let stop = req.stop.map(|s| s.into_vec()).unwrap_or_default();
+    if stop.len() > config.max_stop {
+        return Err(ApiError::invalid("stop", format!("at most {} stop strings, got {}", config.max_stop, stop.len())));
+    }
+    if let Some(i) = stop.iter().position(String::is_empty) {
+        return Err(ApiError::invalid(&format!("stop[{i}]"), "stop strings must not be empty"));
+    }
+    let max_new_tokens = usize::try_from(max).map_err(|_| ApiError::invalid(field, "too large"))?;
+    Ok(ParsedRequest {
+        model: req.model,
+        request: GenerationRequest { messages, max_new_tokens, sampling, stop },
+        stream: req.stream,
+        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+    })
+}
+
+/// The request's messages as chat messages: roles checked, content parts joined (text only).
+fn parse_messages(raw: &[WireMessage]) -> Result<Vec<ChatMessage>, ApiError> {
+    let mut messages = Vec::with_capacity(raw.len());
+    for (i, m) in raw.iter().enumerate() {
         let role = match m.role.as_str() {
             "system" | "developer" => Role::System,
             "user" => Role::User,
@@ -170,14 +201,11 @@ pub fn parse_chat_request(body: &[u8], config: &ServerConfig) -> Result<ParsedRe
         };
         messages.push(ChatMessage { role, content });
     }
-    let (field, max) = match (req.max_completion_tokens, req.max_tokens) {
-        (Some(n), _) => ("max_completion_tokens", n),
-        (None, Some(n)) => ("max_tokens", n),
-        (None, None) => ("max_tokens", config.default_max_tokens as u64),
-    };
-    if max == 0 || max > config.max_tokens_limit as u64 {
-        return Err(ApiError::invalid(field, format!("must be in 1..={}, got {max}", config.max_tokens_limit)));
-    }
+    Ok(messages)
+}
+
+/// The request's sampling settings, each checked against its range.
+fn parse_sampling(req: &ChatCompletionRequest) -> Result<Sampling, ApiError> {
     let mut sampling = Sampling::default();
     if let Some(t) = req.temperature {
         if !(0.0..=2.0).contains(&t) {
@@ -204,23 +232,7 @@ pub fn parse_chat_request(body: &[u8], config: &ServerConfig) -> Result<ParsedRe
     if let Some(seed) = req.seed {
         sampling.seed = seed;
     }
-    if let Some(n) = req.n.filter(|&n| n != 1) {
-        return Err(ApiError::invalid("n", format!("only n = 1 is served, got {n}")));
-    }
-    let stop = req.stop.map(|s| s.into_vec()).unwrap_or_default();
-    if stop.len() > config.max_stop {
-        return Err(ApiError::invalid("stop", format!("at most {} stop strings, got {}", config.max_stop, stop.len())));
-    }
-    if let Some(i) = stop.iter().position(String::is_empty) {
-        return Err(ApiError::invalid(&format!("stop[{i}]"), "stop strings must not be empty"));
-    }
-    let max_new_tokens = usize::try_from(max).map_err(|_| ApiError::invalid(field, "too large"))?;
-    Ok(ParsedRequest {
-        model: req.model,
-        request: GenerationRequest { messages, max_new_tokens, sampling, stop },
-        stream: req.stream,
-        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
-    })
+    Ok(sampling)
 }
 
 struct AppState {
