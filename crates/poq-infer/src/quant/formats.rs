@@ -27,6 +27,17 @@ pub(crate) trait Block {
     /// The CPU must have AVX2; `block` must be `BYTES` long.
     #[cfg(target_arch = "x86_64")]
     unsafe fn chunk_simd(block: &[u8], header: &Self::Header, c: usize) -> Chunk;
+    /// [`Block::chunk_simd`] where the CPU also has AVX-512BW and VL (the same result; a format
+    /// overrides it where those instructions decode faster).
+    ///
+    /// # Safety
+    /// As [`Block::chunk_simd`], and the CPU must have AVX-512BW and AVX-512VL.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd512(block: &[u8], header: &Self::Header, c: usize) -> Chunk {
+        // SAFETY: the caller's contract covers chunk_simd's.
+        unsafe { Self::chunk_simd(block, header, c) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -169,10 +180,26 @@ impl Block for Q5_0 {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn chunk_simd(block: &[u8], &d: &f32, _: usize) -> Chunk {
+        // SAFETY: the caller's contract.
+        unsafe { Q5_0::chunk_with::<false>(block, d) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd512(block: &[u8], &d: &f32, _: usize) -> Chunk {
+        // SAFETY: the caller's contract.
+        unsafe { Q5_0::chunk_with::<true>(block, d) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Q5_0 {
+    /// The chunk, with AVX-512BW's masked move for the fifth bits when `BW`.
+    #[inline(always)]
+    unsafe fn chunk_with<const BW: bool>(block: &[u8], d: f32) -> Chunk {
         // SAFETY: the caller's contract; bytes 2..6 are the fifth bits, 6..22 the nibbles.
         let q = unsafe {
             let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-            let q = x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(6)), simd::fifth_bits(high));
+            let q = x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(6)), simd::fifth_bits::<BW>(high));
             x86::_mm256_sub_epi8(q, x86::_mm256_set1_epi8(16))
         };
         Chunk { q, signed: true, scale: [d, d], offset: None }
@@ -199,10 +226,26 @@ impl Block for Q5_1 {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn chunk_simd(block: &[u8], &(d, m): &(f32, f32), _: usize) -> Chunk {
+        // SAFETY: the caller's contract.
+        unsafe { Q5_1::chunk_with::<false>(block, d, m) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn chunk_simd512(block: &[u8], &(d, m): &(f32, f32), _: usize) -> Chunk {
+        // SAFETY: the caller's contract.
+        unsafe { Q5_1::chunk_with::<true>(block, d, m) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Q5_1 {
+    /// The chunk, with AVX-512BW's masked move for the fifth bits when `BW`.
+    #[inline(always)]
+    unsafe fn chunk_with<const BW: bool>(block: &[u8], d: f32, m: f32) -> Chunk {
         // SAFETY: the caller's contract; bytes 4..8 are the fifth bits, 8..24 the nibbles.
         let q = unsafe {
             let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
-            x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(8)), simd::fifth_bits(high))
+            x86::_mm256_or_si256(simd::nibbles(block.as_ptr().add(8)), simd::fifth_bits::<BW>(high))
         };
         Chunk { q, signed: false, scale: [d, d], offset: Some(m) }
     }

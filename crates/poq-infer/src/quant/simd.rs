@@ -21,11 +21,15 @@ pub(crate) unsafe fn nibbles(qs: *const u8) -> __m256i {
     }
 }
 
-/// 0x10 in byte `l` where bit `l` of `high` is set (the fifth bits of Q5_0 and Q5_1).
+/// 0x10 in byte `l` where bit `l` of `high` is set (the fifth bits of Q5_0 and Q5_1): with
+/// AVX-512BW (`BW`) one masked move, else a byte shuffle and compare.
 #[inline(always)]
-pub(crate) unsafe fn fifth_bits(high: u32) -> __m256i {
-    // SAFETY: AVX2 (the caller's contract).
+pub(crate) unsafe fn fifth_bits<const BW: bool>(high: u32) -> __m256i {
+    // SAFETY: AVX2, and AVX-512BW/VL when BW (the caller's contract).
     unsafe {
+        if BW {
+            return _mm256_maskz_mov_epi8(high, _mm256_set1_epi8(0x10));
+        }
         // Byte l takes byte l / 8 of `high`, then keeps bit l % 8.
         let spread = _mm256_shuffle_epi8(
             _mm256_set1_epi32(high as i32),
@@ -157,7 +161,7 @@ pub(crate) unsafe fn row_dots512<B: Block, const N: usize>(row: &[u8], xs: [&[f3
         for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
             let header = B::header::<true>(block);
             for c in 0..B::LEN / 32 {
-                let w = values512(B::chunk_simd(block, &header, c));
+                let w = values512(B::chunk_simd512(block, &header, c));
                 let at = b * B::LEN + 32 * c;
                 for (a, x) in acc.iter_mut().zip(&xs) {
                     let x = x.as_ptr().add(at);
