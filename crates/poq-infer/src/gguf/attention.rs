@@ -92,9 +92,9 @@ pub(super) fn attention(
         prompts.iter().for_each(prompt);
     }
     // Decoding steps: one task per block of positions, each writing its own partial sums.
-    let decoding: Vec<&Step<'_>> = steps.iter().filter(|s| s.tokens == 1).collect();
-    let blocks: Vec<Block<'_>> = decoding
+    let blocks: Vec<Block<'_>> = steps
         .iter()
+        .filter(|s| s.tokens == 1)
         .flat_map(|s| {
             let from = s.from(window);
             (from..=s.pos).step_by(BLOCK).map(move |first| Block { step: s, first, len: BLOCK.min(s.pos + 1 - first) })
@@ -112,12 +112,13 @@ pub(super) fn attention(
     } else {
         blocks.iter().zip(partials.chunks_mut(width)).for_each(block);
     }
+    // Each step's blocks are adjacent: merge them into the step's row.
     let mut first = 0;
-    for s in decoding {
-        let count = (s.pos + 1 - s.from(window)).div_ceil(BLOCK);
+    for own in blocks.chunk_by(|a, b| std::ptr::eq(a.step, b.step)) {
+        let s = own[0].step;
         let dst = &mut att[s.row * shape.q_dim()..][..shape.q_dim()];
-        merge(&partials[first * width..][..count * width], shape, dst);
-        first += count;
+        merge(&partials[first * width..][..own.len() * width], shape, dst);
+        first += own.len();
     }
 }
 
