@@ -11,8 +11,8 @@
 //! products themselves.
 //!
 //! Each sequence keeps its keys and values in place, position after position; a decoding step's
-//! attention reads them directly (one query per head against its key/value head's cache, the
-//! heads of a group sharing one pass), and a prompt's attention runs as gemm products per head.
+//! attention reads them directly, in blocks of positions merged by rescaling, and a prompt's
+//! attention runs as gemm products per head (both in `attention`).
 //!
 //! The three architectures differ only in a few places, all read from the file by [`Flavor`]:
 //! - llama: rotary pairs interleaved (the converter permuted the query and key rows for it), SiLU;
