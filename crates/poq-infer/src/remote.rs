@@ -78,8 +78,8 @@ impl std::fmt::Debug for Secret {
 /// A generator backed by a remote OpenAI-compatible endpoint.
 ///
 /// A [`Generator`] that asks an OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp's
-/// server, TGI, OpenAI, or our own [node server](crate::serve)). This is how a PoQ network talks
-/// to inference nodes it does not run.
+/// server, TGI, OpenAI, or our own node server, `serve` with the `server` feature). This is how a
+/// PoQ network talks to inference nodes it does not run.
 ///
 /// Timing is measured on the client, because that is the latency the network pays:
 /// - streamed (the default): prefill is the time from sending the request to the first non-empty
