@@ -201,6 +201,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
             round: r,
             prompt,
             evaluators: ids[..k].to_vec(),
+            absent: Vec::new(),
             answers: Vec::new(),
         });
 
@@ -307,6 +308,8 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                     evaluator_slashed: slashed[1..=k].to_vec(),
                     inference_payout: pay[0],
                     evaluator_payouts: pay[1..=k].to_vec(),
+                    measured_cost: None,
+                    measured_evaluator_costs: None,
                 });
             }
         }

@@ -6,6 +6,10 @@
 //! commitments, reveals, trust weights (when trust weighting is on), audit outcomes, consensus and
 //! payouts; [`Engine::verify`] checks every commitment and recomputes consensus and payouts from the
 //! reveals with the scenario's rules, bit for bit.
+//!
+//! A live network (poq-net's coordinator) writes the same records with what only it knows: the
+//! cost it measured for each node in the round (`measured_cost`, `measured_evaluator_costs`) and
+//! the sampled evaluators that never revealed (`absent`); the verifier replays those too.
 
 use crate::engine::Engine;
 use crate::error::{Result, SimError};
@@ -40,6 +44,13 @@ pub struct AnswerRecord {
     pub inference_payout: f64,
     /// Each evaluator's payout (after any slash).
     pub evaluator_payouts: Vec<f64>,
+    /// The inference node's normalized cost in this round when it was measured (a live network),
+    /// instead of the scenario's fixed cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_cost: Option<f64>,
+    /// Each evaluator's measured normalized cost (in `Transcript::evaluators` order), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_evaluator_costs: Option<Vec<f64>>,
 }
 
 /// Everything needed to recompute one round's payouts.
@@ -51,8 +62,12 @@ pub struct Transcript {
     pub round: u64,
     /// The prompt id.
     pub prompt: usize,
-    /// Indices of the sampled evaluators.
+    /// Indices of the sampled evaluators that revealed a valid score.
     pub evaluators: Vec<usize>,
+    /// Sampled evaluators that did not (a live network: timed out, failed, or revealed a score
+    /// that does not match its commitment); with `evaluators`, the scenario's `k`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<usize>,
     /// One record per served inference node.
     pub answers: Vec<AnswerRecord>,
 }
@@ -85,13 +100,17 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     pub fn verify(&self, t: &Transcript) -> Result<()> {
         let fail = |reason: String| SimError::Transcript { round: t.round, reason };
         let k = t.evaluators.len();
-        if k != self.k {
-            return Err(fail(format!("{k} evaluators, the scenario samples {}", self.k)));
+        if k + t.absent.len() != self.k {
+            return Err(fail(format!("{k} evaluators and {} absent, the scenario samples {}", t.absent.len(), self.k)));
         }
-        for (i, &e) in t.evaluators.iter().enumerate() {
-            if e >= self.evaluators.len() || t.evaluators[..i].contains(&e) {
+        let sampled: Vec<usize> = t.evaluators.iter().chain(&t.absent).copied().collect();
+        for (i, &e) in sampled.iter().enumerate() {
+            if e >= self.evaluators.len() || sampled[..i].contains(&e) {
                 return Err(fail(format!("evaluator id {e} is out of range or repeated")));
             }
+        }
+        if k == 0 && !t.answers.is_empty() {
+            return Err(fail("answers are scored, but no evaluator revealed".into()));
         }
         for a in &t.answers {
             let node = self.inference.get(a.node).ok_or_else(|| fail(format!("node id {} out of range", a.node)))?;
@@ -101,6 +120,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                 a.scores.len(),
                 a.evaluator_slashed.len(),
                 a.evaluator_payouts.len(),
+                a.measured_evaluator_costs.as_ref().map_or(k, Vec::len),
             ];
             if lens.iter().any(|&l| l != k) {
                 return Err(fail(format!("answer of node {}: per-evaluator lists must have {k} entries", a.node)));
@@ -127,9 +147,10 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                 return Err(fail(format!("node {}: consensus {} recomputes to {}", a.node, a.consensus, consensus)));
             }
             let mut rewards = Vec::with_capacity(k + 1);
-            rewards.push(self.reward.reward(consensus.quality(), node.cost));
-            for (s, &e) in scores.iter().zip(&t.evaluators) {
-                rewards.push(self.reward.reward(agreement(*s, consensus), self.evaluators[e].cost));
+            rewards.push(self.reward.reward(consensus.quality(), a.measured_cost.unwrap_or(node.cost)));
+            for (j, (s, &e)) in scores.iter().zip(&t.evaluators).enumerate() {
+                let cost = a.measured_evaluator_costs.as_ref().map_or(self.evaluators[e].cost, |c| c[j]);
+                rewards.push(self.reward.reward(agreement(*s, consensus), cost));
             }
             if let Some(pool) = self.scenario.budget {
                 rewards = split_budget(pool, &rewards).map_err(|e| fail(e.to_string()))?;

@@ -65,3 +65,33 @@ fn transcripts_do_not_change_results_and_match_the_totals() {
     let total = plain.node("Llama-3.2-3B").unwrap().total_paid;
     assert!((llama - total).abs() < 1e-9, "{llama} vs {total}");
 }
+
+#[test]
+fn measured_costs_and_absent_evaluators_are_replayed() {
+    // A live network pays on the cost it measured in the round, not the scenario's.
+    let e = Engine::new(&paper()).unwrap();
+    let t = e.transcripts(3..4).unwrap().remove(0);
+    assert!(!t.answers[0].inference_slashed);
+    let mut live = t.clone();
+    live.answers[0].measured_cost = Some(0.75);
+    assert!(e.verify(&live).unwrap_err().to_string().contains("payout"), "the old payout must no longer match");
+    let (alpha, beta) = paper().alpha_beta().unwrap();
+    live.answers[0].inference_payout = alpha * live.answers[0].consensus / 10.0 - beta * 0.75;
+    e.verify(&live).unwrap();
+    // Evaluator costs likewise, one per revealed evaluator.
+    let mut live2 = t.clone();
+    live2.answers[0].measured_evaluator_costs = Some(vec![0.0; t.evaluators.len() - 1]);
+    assert!(e.verify(&live2).unwrap_err().to_string().contains("entries"));
+    // Sampled but absent evaluators count towards k; an evaluator cannot be both.
+    let mut absent = t.clone();
+    absent.absent.push(absent.evaluators[0]);
+    assert!(e.verify(&absent).unwrap_err().to_string().contains("absent"));
+    let mut absent = t;
+    let gone = absent.evaluators.pop().unwrap();
+    absent.absent.push(gone);
+    absent.answers.clear();
+    e.verify(&absent).unwrap();
+    absent.absent.push(absent.evaluators[0]);
+    absent.evaluators.remove(0);
+    assert!(e.verify(&absent).is_ok(), "rounds without reveals and without answers verify");
+}
