@@ -145,6 +145,7 @@ pub use poq_core::{Aggregator, Consensus, Reward, RewardRule};
 pub use report::{ConsensusAccuracy, NodeKind, NodeStats, Report};
 pub use run::{RunOptions, simulate, simulate_with};
 pub use scenario::{Audit, Cost, EvaluatorNode, InferenceNode, Scenario, Selection, Serving};
+pub use stats::mean_ci95;
 #[cfg(feature = "transcripts")]
 pub use transcript::{AnswerRecord, Transcript, commitment};
 pub use trust::{SpotCheck, SpotCheckTrust, Trust};

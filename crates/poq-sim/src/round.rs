@@ -298,7 +298,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                 let salts: Vec<u64> = (0..k).map(|j| salt(seed, r, f, ids[j])).collect();
                 tx.answers.push(AnswerRecord {
                     node: f,
-                    truth,
+                    truth: (!truth.is_nan()).then_some(truth),
                     commitments: (0..k).map(|j| commitment(r, f, ids[j], scores[j].value(), salts[j])).collect(),
                     salts,
                     scores: scores.iter().map(|s| s.value()).collect(),

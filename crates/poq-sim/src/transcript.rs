@@ -24,8 +24,10 @@ use sha2::{Digest, Sha256};
 pub struct AnswerRecord {
     /// Index of the inference node that answered.
     pub node: usize,
-    /// True quality of the answer (known to the simulator, not to the network).
-    pub truth: f64,
+    /// True quality of the answer: known to the simulator, not to a live network (`None`), nor
+    /// when the scenario shares outputs between nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<f64>,
     /// Hex SHA-256 commitments, one per sampled evaluator (in `Transcript::evaluators` order).
     pub commitments: Vec<String>,
     /// Revealed salts.
