@@ -268,6 +268,12 @@ fn check_shape(sc: &Scenario) -> Result<()> {
     if sc.prompts == 0 {
         return Err(SimError::invalid("prompts", "must be at least 1"));
     }
+    if sc.warmup >= sc.rounds {
+        return Err(SimError::invalid("warmup", format!("must be below rounds = {} (got {})", sc.rounds, sc.warmup)));
+    }
+    if sc.sampling == Selection::Trust && sc.trust == crate::trust::Trust::None {
+        return Err(SimError::invalid("sampling", "`trust` sampling needs a trust rule (`trust` is none)"));
+    }
     unique_names("inference", sc.inference.iter().map(|n| n.name.as_str()))?;
     unique_names("evaluators", sc.evaluators.iter().map(|n| n.name.as_str()))?;
     probability("audit.rate", sc.audit.rate)?;
@@ -452,7 +458,7 @@ fn compile_evaluators(sc: &Scenario, inference: &InferencePool<'_>) -> Result<(V
     let costs = combine_costs(&ev_reported, sc.cost_weights, sc.normalization)
         .map_err(SimError::core("evaluators.reported_cost"))?;
     ev.iter_mut().zip(costs).for_each(|(n, c)| n.cost = c);
-    if sc.sampling == Selection::Stake && evaluator_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
+    if sc.sampling != Selection::Uniform && evaluator_stakes.iter().filter(|&&s| s > 0.0).count() < sc.k {
         return Err(SimError::invalid(
             "evaluators",
             format!("stake-weighted sampling needs at least k = {} evaluators with positive stake", sc.k),

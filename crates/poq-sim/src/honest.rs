@@ -117,7 +117,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
         let mut sampled = [LinearEvaluator::default(); MAX_K];
         let mut scores = [0.0; MAX_K];
         for r in rounds {
-            let (mut rng, _prompt, served) = self.begin_round(r, scratch);
+            let (mut rng, _prompt, served) = self.begin_round(r, scratch, None);
             let ids = &scratch.ids;
             for j in 0..k {
                 sampled[j] = h.evaluators[ids[j]];

@@ -148,7 +148,7 @@ pub use scenario::{Audit, Cost, EvaluatorNode, InferenceNode, Scenario, Selectio
 pub use stats::mean_ci95;
 #[cfg(feature = "transcripts")]
 pub use transcript::{AnswerRecord, Transcript, commitment};
-pub use trust::{SpotCheck, SpotCheckTrust, Trust};
+pub use trust::{RelativeSpotCheck, RelativeSpotCheckTrust, SpotCheck, SpotCheckTrust, Trust};
 
 /// The crate README's snippets, compiled (and run where not `no_run`) as doctests.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! What a run produces: per-node reward statistics and consensus error.
 
 use crate::engine::Engine;
-use crate::stats::Totals;
+use crate::stats::{ErrorSums, Totals};
 use poq_core::normalize_rewards;
 use poq_core::{Aggregator, RewardRule};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,13 @@ pub struct ConsensusAccuracy {
     pub bias: f64,
 }
 
+impl ConsensusAccuracy {
+    pub(crate) fn from_sums(e: &ErrorSums) -> Self {
+        let n = e.n.max(1) as f64;
+        ConsensusAccuracy { answers: e.n, mae: e.abs / n, rmse: (e.sq / n).sqrt(), bias: e.signed / n }
+    }
+}
+
 /// The result of one simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -145,12 +152,10 @@ impl Report {
                 nodes[i].share = if positive > 0.0 { nodes[i].total_paid.max(0.0) / positive } else { 0.0 };
             }
         }
-        let e = totals.error;
-        let n = e.n.max(1) as f64;
         Report {
             params: engine.params().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             nodes,
-            consensus: ConsensusAccuracy { answers: e.n, mae: e.abs / n, rmse: (e.sq / n).sqrt(), bias: e.signed / n },
+            consensus: ConsensusAccuracy::from_sums(&totals.error),
         }
     }
 

@@ -71,9 +71,10 @@ fn weighted_pick(weights: &[f64], total: f64, rng: &mut RoundRng) -> usize {
 }
 
 impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
-    /// Draws the `k` evaluators of a round into `ids` (without replacement).
+    /// Draws the `k` evaluators of a round into `ids` (without replacement); `trust` holds the
+    /// current trust weights when the scenario samples by them.
     #[inline]
-    fn sample_evaluators(&self, scratch: &mut Scratch, rng: &mut RoundRng) {
+    fn sample_evaluators(&self, scratch: &mut Scratch, rng: &mut RoundRng, trust: Option<&[f64]>) {
         let ids = &mut scratch.ids;
         let (m, k) = (self.evaluators.len(), self.k);
         match self.scenario.sampling {
@@ -85,9 +86,14 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                     ids[n] = if ids[..n].contains(&t) { j } else { t };
                 }
             }
-            Selection::Stake => {
+            Selection::Stake | Selection::Trust => {
                 scratch.stake_left.clear();
-                scratch.stake_left.extend_from_slice(&self.evaluator_stakes);
+                match trust {
+                    Some(w) if self.scenario.sampling == Selection::Trust => {
+                        scratch.stake_left.extend(self.evaluator_stakes.iter().zip(w).map(|(s, w)| s * w))
+                    }
+                    _ => scratch.stake_left.extend_from_slice(&self.evaluator_stakes),
+                }
                 let mut total: f64 = scratch.stake_left.iter().sum();
                 for id in ids.iter_mut().take(k) {
                     let i = rng.detached(|g| weighted_pick(&scratch.stake_left, total, g));
@@ -120,9 +126,14 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
     }
 
     /// The start of round `r`, shared by every path: its generator, after drawing the prompt, the
-    /// serving node(s) and the evaluators (into `scratch.ids`).
+    /// serving node(s) and the evaluators (into `scratch.ids`; `trust`: the current trust weights).
     #[inline(always)]
-    pub(crate) fn begin_round(&self, r: u64, scratch: &mut Scratch) -> (RoundRng, usize, Range<usize>) {
+    pub(crate) fn begin_round(
+        &self,
+        r: u64,
+        scratch: &mut Scratch,
+        trust: Option<&[f64]>,
+    ) -> (RoundRng, usize, Range<usize>) {
         let mut rng = RoundRng::new(self.scenario.seed, r);
         let prompt = rng.index(self.scenario.prompts);
         let nf = self.inference.len();
@@ -138,7 +149,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                 i..i + 1
             }
         };
-        self.sample_evaluators(scratch, &mut rng);
+        self.sample_evaluators(scratch, &mut rng, trust);
         (rng, prompt, served)
     }
 
@@ -174,7 +185,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
         record: Option<&mut Vec<Transcript>>,
     ) -> Result<()> {
         let seed = self.scenario.seed;
-        let (mut rng, prompt, served) = self.begin_round(r, scratch);
+        let (mut rng, prompt, served) = self.begin_round(r, scratch, trust.as_deref().map(TrustState::weights));
         let nf = self.inference.len();
         let k = self.k.min(MAX_K); // always true (checked at build); lets the compiler drop bounds checks
         let Scratch { truths, ids, costs, active, scores, weights, pay, slashed, .. } = scratch;
@@ -186,10 +197,8 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                 None => false,
             };
         }
-        let spot = match trust.as_deref() {
-            Some(TrustState::SpotCheck(t)) => rng.chance(t.rate()),
-            _ => false,
-        };
+        // Adaptive trust has no spot checks: chance(0) draws nothing, as before.
+        let spot = trust.as_deref().is_some_and(|t| rng.chance(t.spot_rate()));
         if self.shared_outputs {
             truths.iter_mut().for_each(|t| *t = f64::NAN);
         }
@@ -245,7 +254,7 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                     }
                     t.round(&ids[..k], scores).map_err(|e| in_round(r, e))?
                 }
-                Some(TrustState::SpotCheck(t)) => {
+                Some(t @ (TrustState::SpotCheck(_) | TrustState::Relative(_))) => {
                     for j in 0..k {
                         weights[j] = t.weights()[ids[j]];
                     }
@@ -312,6 +321,9 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
                     measured_evaluator_costs: None,
                 });
             }
+        }
+        if spot && let Some(t) = trust {
+            t.end_spot_round();
         }
         #[cfg(feature = "transcripts")]
         if let (Some(out), Some(tx)) = (record, tx) {

@@ -4,10 +4,10 @@ use crate::engine::Engine;
 use crate::error::Result;
 #[cfg(feature = "transcripts")]
 use crate::error::SimError;
-use crate::report::Report;
+use crate::report::{ConsensusAccuracy, Report};
 use crate::round::Scratch;
 use crate::scenario::Scenario;
-use crate::stats::{ChunkAcc, Totals};
+use crate::stats::{ChunkAcc, ErrorSums, Totals};
 use crate::transcript::Transcript;
 use crate::trust::TrustState;
 use poq_core::{Aggregator, RewardRule};
@@ -158,8 +158,43 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
         let mut acc = ChunkAcc::new(self.inference.len() + self.evaluators.len());
         let mut scratch = Scratch::new(self);
         let mut out = Vec::new();
-        self.play_rounds(start..end, &mut scratch, &mut acc, trust, tx.then_some(&mut out))?;
+        let mut trust = trust;
+        let warm_end = self.scenario.warmup.clamp(start, end);
+        if warm_end > start {
+            // Warm-up rounds: played and paid, but their consensus errors are dropped.
+            self.play_rounds(start..warm_end, &mut scratch, &mut acc, trust.as_deref_mut(), tx.then_some(&mut out))?;
+            acc.error = ErrorSums::default();
+        }
+        self.play_rounds(warm_end..end, &mut scratch, &mut acc, trust, tx.then_some(&mut out))?;
         Ok((acc, out))
+    }
+
+    /// Consensus error per window of `window` rounds, over every round including the warm-up: how
+    /// fast a trust rule converges. Plays the rounds once, in order when trust weighting is on.
+    ///
+    /// # Errors
+    /// `window` is 0 ([`SimError::Invalid`]), or a rule's error in some round.
+    pub fn consensus_curve(&self, window: u64) -> Result<Vec<(u64, ConsensusAccuracy)>> {
+        if window == 0 {
+            return Err(crate::error::SimError::invalid("window", "must be at least 1"));
+        }
+        let rounds = self.scenario.rounds;
+        let starts: Vec<u64> = (0..rounds).step_by(usize::try_from(window).unwrap_or(usize::MAX)).collect();
+        let n = self.inference.len() + self.evaluators.len();
+        let play =
+            |a: u64, scratch: &mut Scratch, trust: Option<&mut TrustState>| -> Result<(u64, ConsensusAccuracy)> {
+                let b = (a + window).min(rounds);
+                let mut acc = ChunkAcc::new(n);
+                self.play_rounds(a..b, scratch, &mut acc, trust, None)?;
+                Ok((b, ConsensusAccuracy::from_sums(&acc.error)))
+            };
+        match self.scenario.trust.state(self.evaluators.len())? {
+            None => starts.par_iter().map(|&a| play(a, &mut Scratch::new(self), None)).collect(),
+            Some(mut t) => {
+                let mut scratch = Scratch::new(self);
+                starts.iter().map(|&a| play(a, &mut scratch, Some(&mut t))).collect()
+            }
+        }
     }
 
     /// Runs every round. Without trust weighting rounds are independent and chunks run on the

@@ -124,6 +124,9 @@ pub enum Selection {
     Uniform,
     /// Successive draws in proportion to the stake of those not yet drawn.
     Stake,
+    /// As `Stake`, with each stake multiplied by the evaluator's current trust weight (needs a
+    /// `trust` rule): evaluators the trust rule has flagged are rarely drawn at all.
+    Trust,
 }
 
 /// Which inference nodes answer in a round.
@@ -226,6 +229,10 @@ pub struct Scenario {
     /// When set, each answer's participants split this pool in proportion to `max(0, R)`.
     #[serde(default)]
     pub budget: Option<f64>,
+    /// Rounds at the start left out of the consensus-error statistics (a trust rule's warm-up);
+    /// they are played, and paid, all the same. Default 0.
+    #[serde(default)]
+    pub warmup: u64,
 }
 
 fn one() -> f64 {
@@ -293,6 +300,7 @@ impl Scenario {
             audit: Audit::default(),
             trust: Trust::default(),
             budget: None,
+            warmup: 0,
         }
     }
 
@@ -398,6 +406,7 @@ impl Scenario {
             ("audit_rate", self.audit.rate.to_string()),
             ("trust", self.trust.label().to_owned()),
             ("budget", self.budget.map_or(String::new(), |b| b.to_string())),
+            ("warmup", self.warmup.to_string()),
         ]
     }
 }

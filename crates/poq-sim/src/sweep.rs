@@ -8,8 +8,8 @@
 //!
 //! Keys: `alpha`, `beta`, `k`, `consensus` (`mean`, `median`, `trimmed_mean:0.2`, `yuma:0.5`),
 //! `attack` and `malicious_ratio` (see [`inject`]), `audit_rate`, `audit_penalty`, `rounds`, `seed`,
-//! `sampling` (`uniform`, `stake`), `serving` (`all`, `uniform`, `stake`), `trust` (`none`,
-//! `adaptive`, `spot_check`), `budget`.
+//! `sampling` (`uniform`, `stake`, `trust`), `serving` (`all`, `uniform`, `stake`), `trust` (`none`,
+//! `adaptive`, `spot_check`, `relative_spot_check`), `budget`, `warmup`.
 
 use crate::adversary::{EvaluatorAdversary, EvaluatorAttack, LazyScore};
 use crate::engine::Engine;
@@ -17,7 +17,7 @@ use crate::error::{Result, SimError};
 use crate::report::Report;
 use crate::run::{Progress, RunOptions};
 use crate::scenario::{Cost, Scenario, Selection, Serving};
-use crate::trust::{SpotCheck, Trust};
+use crate::trust::{RelativeSpotCheck, SpotCheck, Trust};
 use poq_core::{Consensus, Linear, Reward};
 use rayon::prelude::*;
 
@@ -37,7 +37,7 @@ pub struct Sweep {
     pub axes: Vec<Axis>,
 }
 
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "alpha",
     "beta",
     "k",
@@ -52,6 +52,7 @@ const KEYS: [&str; 14] = [
     "serving",
     "trust",
     "budget",
+    "warmup",
 ];
 
 impl Sweep {
@@ -189,7 +190,8 @@ pub fn apply(sc: &mut Scenario, key: &str, value: &str) -> Result<()> {
             sc.sampling = match value {
                 "uniform" => Selection::Uniform,
                 "stake" => Selection::Stake,
-                _ => return Err(bad("expected uniform or stake")),
+                "trust" => Selection::Trust,
+                _ => return Err(bad("expected uniform, stake or trust")),
             }
         }
         "serving" => {
@@ -205,9 +207,11 @@ pub fn apply(sc: &mut Scenario, key: &str, value: &str) -> Result<()> {
                 "none" => Trust::None,
                 "adaptive" => Trust::Adaptive { lambda: 0.2, w_min: 0.1, w_max: 3.0 },
                 "spot_check" => Trust::SpotCheck(SpotCheck::default()),
-                _ => return Err(bad("expected none, adaptive or spot_check")),
+                "relative_spot_check" => Trust::RelativeSpotCheck(RelativeSpotCheck::default()),
+                _ => return Err(bad("expected none, adaptive, spot_check or relative_spot_check")),
             }
         }
+        "warmup" => sc.warmup = parse(key, value)?,
         "budget" => sc.budget = if value == "none" { None } else { Some(parse(key, value)?) },
         _ => return Err(bad("unknown key")),
     }

@@ -141,7 +141,9 @@ impl<A: Aggregator + 'static, R: RewardRule + 'static> Engine<A, R> {
             let consensus = match (&a.weights, self.scenario.trust) {
                 (None, Trust::None) => self.consensus.aggregate(&scores, None),
                 (Some(w), Trust::Adaptive { .. }) => Mean.aggregate(&scores, Some(w)),
-                (Some(w), Trust::SpotCheck(_)) => self.consensus.aggregate(&scores, Some(w)),
+                (Some(w), Trust::SpotCheck(_) | Trust::RelativeSpotCheck(_)) => {
+                    self.consensus.aggregate(&scores, Some(w))
+                }
                 _ => return Err(fail("trust weights present or missing against the scenario".into())),
             }
             .map_err(|e| fail(e.to_string()))?;
