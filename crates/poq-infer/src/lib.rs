@@ -35,6 +35,7 @@
 
 pub mod candle;
 mod chat_template;
+mod continuous;
 mod device;
 mod error;
 mod few_shot;
@@ -50,6 +51,7 @@ mod server;
 mod tokenizer;
 
 pub use chat_template::ChatTemplate;
+pub use continuous::{Admitted, Event, Scheduler, SequenceEvent, SequenceId};
 pub use device::{LoadOptions, best_device, default_dtype};
 pub use error::{Error, Result};
 pub use few_shot::FewShot;

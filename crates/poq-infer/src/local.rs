@@ -176,6 +176,16 @@ impl LocalGenerator {
         Ok(Self::new(dir.name(), Box::new(model), tokenizer, template, eos_ids))
     }
 
+    /// The model, for the continuous-batching scheduler that drives it step by step.
+    pub(crate) fn model_mut(&mut self) -> &mut dyn CausalLm {
+        self.model.as_mut()
+    }
+
+    /// The configured batch width ([`with_max_batch`](Self::with_max_batch)).
+    pub(crate) fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
     /// The tokenizer.
     pub fn tokenizer(&self) -> &TextTokenizer {
         &self.tokenizer
@@ -201,7 +211,7 @@ impl LocalGenerator {
     }
 
     /// The request's stop strings, and a few-shot prompt's own ([`FewShot::STOPS`]).
-    fn stops_of(&self, request: &GenerationRequest) -> Vec<String> {
+    pub(crate) fn stops_of(&self, request: &GenerationRequest) -> Vec<String> {
         let mut stops = request.stop.clone();
         if matches!(self.prompt, PromptFormat::FewShot(_)) {
             stops.extend(FewShot::STOPS.iter().map(|s| (*s).to_owned()));
@@ -255,25 +265,30 @@ impl LocalGenerator {
     }
 
     /// The rendered, tokenized prompt of a request.
-    fn prompt_of(&self, request: &GenerationRequest) -> Result<Vec<u32>> {
+    pub(crate) fn prompt_of(&self, request: &GenerationRequest) -> Result<Vec<u32>> {
         let text = self.render_prompt(&request.messages)?;
         self.tokenizer.encode(&text, false)
     }
 
     /// Ends generation when the decoded text holds one of `stops`.
-    fn stop_check(&self, stops: &[String]) -> impl FnMut(&[u32]) -> Result<bool> + use<> {
-        let (stops, tokenizer, eos) = (stops.to_vec(), self.tokenizer.clone(), self.eos_ids.clone());
+    pub(crate) fn stop_check(&self, stops: &[String]) -> impl FnMut(&[u32]) -> Result<bool> + use<> {
+        // Without stop strings there is nothing to decode: no copy of the tokenizer either.
+        let tokenizer = (!stops.is_empty()).then(|| self.tokenizer.clone());
+        let (stops, eos) = (stops.to_vec(), self.eos_ids.clone());
         move |ids: &[u32]| -> Result<bool> {
-            if stops.is_empty() {
-                return Ok(false);
-            }
+            let Some(tokenizer) = &tokenizer else { return Ok(false) };
             let body: Vec<u32> = ids.iter().copied().filter(|t| !eos.contains(t)).collect();
             Ok(find_stop(&tokenizer.decode(&body, true)?, &stops).is_some())
         }
     }
 
     /// The answer text (EOS dropped, cut at the first stop string) and its counts and times.
-    fn to_generation(&self, prompt_tokens: usize, out: TokenGeneration, stops: &[String]) -> Result<Generation> {
+    pub(crate) fn to_generation(
+        &self,
+        prompt_tokens: usize,
+        out: TokenGeneration,
+        stops: &[String],
+    ) -> Result<Generation> {
         let body: Vec<u32> = out.tokens.iter().copied().filter(|t| !self.eos_ids.contains(t)).collect();
         let mut text = self.tokenizer.decode(&body, true)?;
         if let Some(i) = find_stop(&text, stops) {
@@ -328,7 +343,7 @@ impl TokenGeneration {
     }
 }
 
-fn check_prompt(prompt: &[u32], ctx: usize) -> Result<()> {
+pub(crate) fn check_prompt(prompt: &[u32], ctx: usize) -> Result<()> {
     if prompt.is_empty() {
         return Err(Error::InvalidArgument { name: "prompt", message: "the prompt has no tokens".into() });
     }
@@ -342,22 +357,22 @@ fn check_prompt(prompt: &[u32], ctx: usize) -> Result<()> {
 }
 
 /// One request being decoded: its sampler, prompt and generated ids, and when it ends.
-struct Live<F> {
-    sampler: Sampler,
-    context: Vec<u32>,
+pub(crate) struct Live<F> {
+    pub(crate) sampler: Sampler,
+    pub(crate) context: Vec<u32>,
     max_new_tokens: usize,
     should_stop: F,
-    out: TokenGeneration,
+    pub(crate) out: TokenGeneration,
 }
 
 impl<F: FnMut(&[u32]) -> Result<bool>> Live<F> {
-    fn new(sampler: Sampler, prompt: &[u32], max_new_tokens: usize, should_stop: F) -> Self {
+    pub(crate) fn new(sampler: Sampler, prompt: &[u32], max_new_tokens: usize, should_stop: F) -> Self {
         Live { sampler, context: prompt.to_vec(), max_new_tokens, should_stop, out: TokenGeneration::empty() }
     }
 
     /// Records `token`; whether generation ends with it: an `eos` id or the stop check (`Stop`),
     /// or the token budget or the context of `ctx` positions (`Length`).
-    fn push(&mut self, token: u32, ctx: usize, eos: &[u32]) -> Result<bool> {
+    pub(crate) fn push(&mut self, token: u32, ctx: usize, eos: &[u32]) -> Result<bool> {
         self.out.tokens.push(token);
         self.context.push(token);
         let reason = if eos.contains(&token) || (self.should_stop)(&self.out.tokens)? {
@@ -431,7 +446,7 @@ fn decode_together<F: FnMut(&[u32]) -> Result<bool>>(
 }
 
 /// The byte index where the earliest stop string starts in `text`, if any.
-fn find_stop(text: &str, stops: &[String]) -> Option<usize> {
+pub(crate) fn find_stop(text: &str, stops: &[String]) -> Option<usize> {
     stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
 }
 
