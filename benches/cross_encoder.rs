@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
     if minilm.join("model.safetensors").is_file() {
         let ce = ModelDir::open(&minilm)
             .and_then(|md| md.with_extra_weights(fixtures.join("minilm-head.safetensors")))
+            .map_err(poq::eval::Error::from)
             .and_then(|md| CrossEncoder::load(&md, DeviceChoice::Cpu));
         let ce = match ce {
             Ok(ce) => ce.with_batch_size(32),

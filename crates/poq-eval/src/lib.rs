@@ -55,8 +55,10 @@
 //! ## Errors
 //!
 //! One error type, [`Error`]: a missing or malformed file names the file and the line, JSON path or
-//! field at fault. Into poq-core's error (what [`poq_core::Evaluator`] returns) it converts with
-//! `?`.
+//! field at fault. [`ModelDir`] and [`DeviceChoice`] come from poq-candle (shared with poq-infer)
+//! and return its error, [`ModelError`]; `?` turns that into this one, kind for kind (a missing
+//! file is [`Error::MissingFile`] either way). Into poq-core's error (what
+//! [`poq_core::Evaluator`] returns) it converts with `?`.
 //!
 //! ## Features
 //!
@@ -93,6 +95,7 @@ pub use f1::{
 };
 pub use judge::{DEFAULT_RUBRIC, JUDGE_REASK, LlmJudge, parse_score};
 pub use model_dir::{ModelDir, SentenceConfig};
+pub use poq_candle::Error as ModelError;
 pub use sts::{ScoreMapping, StsEvaluator, cosine};
 
 /// The crate README's snippets, compiled (and run where not `no_run`) as doctests.

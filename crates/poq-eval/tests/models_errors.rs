@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use poq_eval::{CrossEncoder, Error, ModelDir, StsEvaluator};
+use poq_eval::{CrossEncoder, Error, ModelDir, ModelError, StsEvaluator};
 use tempfile::TempDir;
 
 fn fixture(name: &str) -> PathBuf {
@@ -40,13 +40,13 @@ fn edit_config(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn missing_files_are_named() {
-    assert!(matches!(ModelDir::open("/nonexistent/model"), Err(Error::Io { .. })));
+    assert!(matches!(ModelDir::open("/nonexistent/model"), Err(ModelError::Io { .. })));
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = copy("bert-cls", &tmp);
         std::fs::remove_file(dir.join(file)).unwrap();
         match ModelDir::open(&dir) {
-            Err(Error::MissingFile { file: f, .. }) => assert!(f.starts_with(file), "{f}"),
+            Err(ModelError::MissingFile { file: f, .. }) => assert!(f.starts_with(file), "{f}"),
             other => panic!("{file}: {other:?}"),
         }
     }
@@ -78,7 +78,7 @@ fn sharded_checkpoints_load_through_their_index() {
         r#"{"weight_map": {"x": "model-00002-of-00002.safetensors"}}"#,
     )
     .unwrap();
-    assert!(matches!(ModelDir::open(&dir), Err(Error::MissingFile { .. })));
+    assert!(matches!(ModelDir::open(&dir), Err(ModelError::MissingFile { .. })));
 }
 
 #[test]
@@ -135,15 +135,15 @@ fn configs_that_do_not_match_the_weights() {
     });
     assert!(matches!(CrossEncoder::from_dir(&dir), Err(Error::Format { location, .. }) if location == "hidden_size"));
     std::fs::write(dir.join("config.json"), "{ not json").unwrap();
-    assert!(matches!(ModelDir::open(&dir), Err(Error::Format { location, .. }) if location.starts_with("line")));
+    assert!(matches!(ModelDir::open(&dir), Err(ModelError::Format { location, .. }) if location.starts_with("line")));
 }
 
 #[cfg(feature = "hub")]
 #[test]
 fn hub_offline_is_a_clear_error() {
-    // No network here: an id that is not cached must fail with Error::Hub, not hang or panic.
+    // No network here: an id that is not cached must fail with ModelError::Hub, not hang or panic.
     let err = ModelDir::from_hub("poq-rs/definitely-not-cached-model", None).unwrap_err();
-    assert!(matches!(err, Error::Hub(_)), "{err}");
+    assert!(matches!(err, ModelError::Hub(_)), "{err}");
 }
 
 #[test]

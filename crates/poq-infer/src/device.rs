@@ -5,6 +5,9 @@ use crate::gguf::GgufPrecision;
 use candle_core::{DType, Device};
 use std::path::PathBuf;
 
+// Device choice and default precision are shared with poq-eval (poq-candle).
+pub use poq_candle::{best_device, default_dtype};
+
 /// How to load a local model.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -28,29 +31,5 @@ impl LoadOptions {
     /// Options for the best device this build supports (see [`best_device`]).
     pub fn best() -> Result<Self> {
         Ok(LoadOptions { device: best_device()?, ..LoadOptions::default() })
-    }
-}
-
-/// The first GPU of a `cuda` or `metal` build when one is present, otherwise the CPU.
-pub fn best_device() -> Result<Device> {
-    #[cfg(feature = "cuda")]
-    if candle_core::utils::cuda_is_available() {
-        return Ok(Device::new_cuda(0)?);
-    }
-    #[cfg(feature = "metal")]
-    if candle_core::utils::metal_is_available() {
-        return Ok(Device::new_metal(0)?);
-    }
-    Ok(Device::Cpu)
-}
-
-/// The precision safetensors models use on `device` unless told otherwise.
-pub fn default_dtype(device: &Device) -> DType {
-    if device.is_cuda() {
-        DType::BF16
-    } else if device.is_metal() {
-        DType::F16
-    } else {
-        DType::F32
     }
 }

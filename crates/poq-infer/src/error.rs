@@ -43,6 +43,9 @@ pub enum Error {
     /// The tokenizer failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A model could not be resolved through the Hugging Face hub (offline, unknown id, ...).
+    #[error("hugging face hub: {0}")]
+    Hub(String),
     /// A chat template failed to compile or render (including its own `raise_exception`).
     #[error("chat template: {0}")]
     Template(String),
@@ -64,6 +67,10 @@ pub enum Error {
         /// What it must satisfy.
         message: String,
     },
+    /// A failure of poq-candle (model folders, devices, hub downloads) of a kind this enum has
+    /// no variant for yet; the kinds it has come as those variants ([`Error::MissingFile`], ...).
+    #[error(transparent)]
+    Model(poq_candle::Error),
     /// An error from poq-core (an invalid request).
     #[error(transparent)]
     Core(#[from] poq_core::Error),
@@ -152,39 +159,23 @@ impl From<candle_core::Error> for Error {
     }
 }
 
-/// A candle error as a user reads it: its message, with its context and path, on one line. candle
-/// wraps errors in `WithBacktrace` (a captured stack of some 20 frames) whenever `RUST_BACKTRACE`
-/// or `RUST_LIB_BACKTRACE` is set; that belongs in a debugger, not in an error message.
-pub(crate) fn candle_message(e: &candle_core::Error) -> String {
-    use candle_core::Error as E;
-    match e {
-        E::WithBacktrace { inner, .. } => candle_message(inner),
-        E::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
-        E::WithPath { inner, path } => format!("{}: {}", path.display(), candle_message(inner)),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A candle error as candle builds one when a backtrace is asked for.
-    fn with_backtrace(inner: candle_core::Error) -> candle_core::Error {
-        candle_core::Error::WithBacktrace {
-            inner: Box::new(inner),
-            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+/// poq-candle's errors (model folders, devices, hub downloads) as the variants of the same name,
+/// so a caller matches one `Error::Format` (say) whichever layer found the problem.
+impl From<poq_candle::Error> for Error {
+    fn from(e: poq_candle::Error) -> Self {
+        use poq_candle::Error as E;
+        match e {
+            E::Io { path, source } => Error::Io { path, source },
+            E::Format { path, location, message } => Error::Format { path, location, message },
+            E::MissingFile { dir, file } => Error::MissingFile { dir, file },
+            E::Unsupported(message) => Error::Unsupported(message),
+            E::Candle(e) => Error::Candle(e),
+            E::Tokenizer(message) => Error::Tokenizer(message),
+            E::Hub(message) => Error::Hub(message),
+            other => Error::Model(other),
         }
     }
-
-    #[test]
-    fn candle_errors_show_message_and_context_not_the_backtrace() {
-        let raw = with_backtrace(candle_core::Error::Msg("header declares 272 tensors, 976 bytes remain".into()));
-        assert!(raw.to_string().lines().count() > 1, "candle's own Display carries the frames: {raw}");
-        let e = Error::from(with_backtrace(raw).context("reading tensor blk.0").with_path("m.gguf"));
-        let shown = e.to_string();
-        assert_eq!(shown, "candle: m.gguf: reading tensor blk.0: header declares 272 tensors, 976 bytes remain");
-        // The frames stay reachable for a developer who asks for them.
-        assert!(format!("{e:?}").lines().count() > 1, "{e:?}");
-    }
 }
+
+// One helper for both candle crates: candle errors without candle's captured backtrace.
+pub(crate) use poq_candle::candle_message;

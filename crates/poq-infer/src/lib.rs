@@ -29,6 +29,10 @@
 //! | `cuda` | no | CUDA devices for safetensors models and candle's quantized GGUF kernels |
 //! | `metal` | no | Metal devices, likewise |
 //!
+//! [`ModelDir`], [`best_device`] and [`default_dtype`] come from poq-candle (shared with
+//! poq-eval); their error, [`ModelError`], turns into this crate's [`Error`] with `?`, kind for
+//! kind.
+//!
 //! Without features: local safetensors and GGUF models on the CPU, and remote endpoints
 //! ([`RemoteGenerator`]), with no HTTP server or async runtime in the dependency tree.
 #![deny(missing_docs)]
@@ -57,6 +61,7 @@ pub use error::{Error, Result};
 pub use few_shot::FewShot;
 pub use local::{BatchLm, CausalLm, DEFAULT_MAX_BATCH, LocalGenerator, TokenGeneration};
 pub use model_dir::{ModelDir, TokenizerConfig};
+pub use poq_candle::Error as ModelError;
 pub use remote::{RemoteConfig, RemoteGenerator};
 pub use sampling::{Sampler, apply_repetition_penalty, argmax};
 #[cfg(feature = "server")]

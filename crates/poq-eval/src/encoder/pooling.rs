@@ -4,34 +4,8 @@ use candle_core::{D, Tensor};
 
 use crate::Result;
 
-/// One pooling mode of sentence-transformers' `Pooling` module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pooling {
-    /// The first token's state (`[CLS]` / `<s>`).
-    Cls,
-    /// The mean over real (unpadded) tokens.
-    Mean,
-    /// The element-wise maximum over real tokens.
-    Max,
-    /// The sum over real tokens divided by the square root of their count.
-    MeanSqrtLen,
-    /// The last real token's state.
-    LastToken,
-}
-
-impl Pooling {
-    /// The mode named as in sentence-transformers' `pooling_mode`.
-    pub fn from_name(name: &str) -> Option<Pooling> {
-        match name {
-            "cls" => Some(Pooling::Cls),
-            "mean" => Some(Pooling::Mean),
-            "max" => Some(Pooling::Max),
-            "mean_sqrt_len_tokens" => Some(Pooling::MeanSqrtLen),
-            "lasttoken" => Some(Pooling::LastToken),
-            _ => None,
-        }
-    }
-}
+// The modes are what a sentence-transformers folder declares: poq-candle reads them.
+pub use poq_candle::Pooling;
 
 /// Pools `hidden` (B, T, H) under `mask` (B, T, f32) with each mode, concatenated: (B, H × modes).
 pub(crate) fn pool(hidden: &Tensor, mask: &Tensor, lengths: &[usize], modes: &[Pooling]) -> Result<Tensor> {

@@ -44,9 +44,8 @@ pub struct SafetensorsModel {
 impl SafetensorsModel {
     /// Loads the model of `dir` onto `device` in `dtype`.
     pub fn load(dir: &ModelDir, device: &Device, dtype: DType) -> Result<Self> {
-        let (config_path, config_json) = dir.config()?;
-        let config = config::parse(&config_json, &config_path)?;
-        let files = dir.safetensors()?;
+        let config = config::parse(dir.config(), &dir.config_path())?;
+        let files = dir.weight_files().to_vec();
         // SAFETY: the files are memory-mapped read-only; like every mmap user we rely on them not
         // being truncated or rewritten while the model is loaded.
         let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| Error::Format {
