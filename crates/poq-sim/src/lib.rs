@@ -111,12 +111,17 @@
 #![deny(missing_docs)]
 
 mod adversary;
+mod alias;
 mod engine;
 mod error;
 mod honest;
 mod models;
+mod network;
 pub mod output;
 mod paper;
+mod popreport;
+mod popsim;
+mod population;
 mod report;
 mod rng;
 mod round;
@@ -139,7 +144,16 @@ pub use adversary::{EvaluatorAdversary, EvaluatorAttack, InferenceAttack, LazySc
 pub use engine::{Engine, MAX_K};
 pub use error::{Result, SimError};
 pub use models::{QualityModel, ScoreModel};
+pub use network::{NETWORK_MODELS, NETWORK_TIERS, network_population};
 pub use paper::{PAPER_EVALUATORS, PAPER_INFERENCE, bench, builtin, evaluator_node, inference_node, paper};
+pub use popreport::{
+    ClassStats, Curve, DetectionStats, Distribution, PopulationReport, PopulationResult, QUANTILES, gini, lorenz,
+    simulate_population, top_share,
+};
+pub use popsim::PopulationRun;
+pub use population::{
+    AdversaryShare, Churn, Detection, EvaluatorClass, InferenceClass, Population, PopulationAttack, StakeDist,
+};
 pub use poq_core;
 pub use poq_core::{Aggregator, Consensus, Reward, RewardRule};
 pub use report::{ConsensusAccuracy, NodeKind, NodeStats, Report};
