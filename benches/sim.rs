@@ -1,14 +1,16 @@
 //! Simulator throughput: rounds per second of the `bench` scenario (five inference nodes serve
 //! every round, K = 3 of 3 evaluators, normal noise, mean consensus, linear rewards), the same
 //! rounds as `scripts/bench/numpy_sim.py`, the same with cost audits (the general round, not the
-//! honest one), and the 5,000-round `paper` scenario.
+//! honest one), and the 5,000-round `paper` scenario. Group `population`: rounds of the built-in
+//! `network` population (stake-weighted serving and sampling, K = 3) at 10^6 inference nodes and
+//! 10^5 evaluators, and at 10^4 and 10^3; expansion and the report are outside the timing.
 //!
 //! `cargo bench --bench sim --no-default-features --features sim`
 
 #![allow(clippy::expect_used)] // a bench whose scenario does not build should stop loudly
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use poq::sim::{Engine, RunOptions, bench, paper};
+use poq::sim::{Engine, PopulationRun, RunOptions, bench, network_population, paper};
 use std::hint::black_box;
 
 fn sim(c: &mut Criterion) {
@@ -31,5 +33,22 @@ fn sim(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sim);
+fn population(c: &mut Criterion) {
+    let mut g = c.benchmark_group("population");
+    g.sample_size(10);
+    let rounds = 4_000_000;
+    for (nf, ne, label) in [(1_000_000, 100_000, "1e6_nodes"), (10_000, 1_000, "1e4_nodes")] {
+        let mut p = network_population(nf, ne);
+        p.rounds = rounds;
+        p.churn = None; // one epoch: no alias rebuild inside the timing
+        let run = PopulationRun::new(&p).expect("network population is valid");
+        g.throughput(Throughput::Elements(rounds));
+        g.bench_function(format!("network_{label}_k3_stake_4M_rounds"), |b| {
+            b.iter(|| black_box(run.play().expect("runs").answers()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sim, population);
 criterion_main!(benches);

@@ -5,14 +5,24 @@
 //! cargo run --release --example simulate -- --scenario my.toml --sweep beta=0,0.25,0.5,1 --out DIR
 //! cargo run --release --example simulate -- --scenario paper --sweep k=1,2,3 --shard 0/2 --out DIR
 //! cargo run --release --example simulate -- --merge --out DIR     # joins DIR/rewards.shard-*.csv
+//! cargo run --release --example simulate -- --scenario network --rounds 10000000 --out DIR [--nodes-csv]
 //! ```
 //! Writes `DIR/rewards.csv` (one row per node and sweep point, scenario parameters as columns),
 //! `DIR/summary.json`, and for each numeric sweep axis `DIR/reward_vs_<axis>.svg`.
+//!
+//! `--scenario network` is a population (10^6 inference nodes of three models on two hardware
+//! tiers, 10^5 evaluators; `--inference N --evaluators M` to resize): it writes
+//! `DIR/population.json` (the distribution report), `DIR/classes.csv` (one row per class),
+//! `DIR/nodes.csv` with `--nodes-csv`, and the figures `reward_distribution.svg`, `lorenz.svg` and
+//! `ci_convergence.svg`. `--population FILE` runs a population file the same way.
 
 use clap::Parser;
 use poq::sim::output::{merge_csv, write_csv_file, write_json_file};
 use poq::sim::sweep::{Shard, Sweep, run_sweep};
-use poq::sim::{Engine, NodeKind, Report, RunOptions, Scenario, builtin};
+use poq::sim::{
+    CI_GRID, Engine, NodeKind, Population, PopulationReport, PopulationRun, Report, RunOptions, Scenario, builtin,
+    network_population,
+};
 use poq_app::svg::{BarChart, LineChart, Series};
 use std::path::{Path, PathBuf};
 
@@ -43,6 +53,18 @@ struct Args {
     /// Write and verify the transcripts of the first N rounds (DIR/transcripts.jsonl).
     #[arg(long)]
     transcripts: Option<u64>,
+    /// A population file (.toml or .json, docs/population.md): run it as `--scenario network` runs.
+    #[arg(long)]
+    population: Option<PathBuf>,
+    /// `--scenario network`: inference nodes.
+    #[arg(long, default_value_t = 1_000_000)]
+    inference: usize,
+    /// `--scenario network`: evaluators.
+    #[arg(long, default_value_t = 100_000)]
+    evaluators: usize,
+    /// `--scenario network`: also stream one CSV row per node to DIR/nodes.csv.
+    #[arg(long)]
+    nodes_csv: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -83,6 +105,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    }
+    if args.scenario == "network" || args.population.is_some() {
+        return network(&args);
     }
     let mut base = load(&args.scenario)?;
     if let Some(r) = args.rounds {
@@ -214,4 +239,129 @@ fn write_transcripts(engine: &Engine, n: u64, path: &Path) -> Result<(), Box<dyn
     std::fs::write(path, text)?;
     println!("wrote {} transcripts to {}; every payout recomputes exactly", txs.len(), path.display());
     Ok(())
+}
+
+/// The `network` population: run, report, figures.
+fn network(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut p = match &args.population {
+        Some(path) => Population::from_path(path)?,
+        None => network_population(args.inference, args.evaluators),
+    };
+    if let Some(r) = args.rounds {
+        p.rounds = r;
+    }
+    if let Some(s) = args.seed {
+        p.seed = s;
+    }
+    let start = std::time::Instant::now();
+    let run = PopulationRun::new(&p)?;
+    let expanded = start.elapsed().as_secs_f64();
+    let sums = run.play()?;
+    let played = start.elapsed().as_secs_f64() - expanded;
+    let result = run.summarize(sums);
+    let (nf, ne) = run.sizes();
+    println!(
+        "population `{}`: {nf} inference nodes and {ne} evaluators ever present, {} rounds, seed {}; \
+         expanded in {:.2} s, rounds in {:.2} s ({:.3e} rounds/s), report in {:.2} s\n",
+        p.name,
+        p.rounds,
+        p.seed,
+        expanded,
+        played,
+        p.rounds as f64 / played,
+        start.elapsed().as_secs_f64() - expanded - played
+    );
+    let r = &result.report;
+    print!("{}", r.table());
+    write_json_file(&args.out.join("population.json"), r)?;
+    std::fs::write(args.out.join("classes.csv"), classes_csv(r))?;
+    if args.nodes_csv {
+        let f = std::fs::File::create(args.out.join("nodes.csv"))?;
+        result.write_nodes_csv(&run, std::io::BufWriter::new(f))?;
+    }
+    std::fs::write(args.out.join("reward_distribution.svg"), reward_distribution(r))?;
+    std::fs::write(args.out.join("lorenz.svg"), lorenz_chart(r))?;
+    std::fs::write(args.out.join("ci_convergence.svg"), ci_convergence(r, p.ci_width))?;
+    println!(
+        "\nwrote {}/population.json, classes.csv{}, reward_distribution.svg, lorenz.svg, ci_convergence.svg",
+        args.out.display(),
+        if args.nodes_csv { ", nodes.csv" } else { "" }
+    );
+    Ok(())
+}
+
+/// One row per class: its distributions flattened.
+fn classes_csv(r: &PopulationReport) -> String {
+    let mut s = String::from(
+        "class,kind,nodes,active_at_end,mean_reward,p5,p25,p50,p75,p95,pool_share,gini,top1_share,rounds_to_ci_p50,rounds_to_ci_p95,settled\n",
+    );
+    for c in &r.classes {
+        let q = &c.mean_reward.quantiles;
+        s += &format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            c.class,
+            c.kind,
+            c.nodes,
+            c.active_at_end,
+            c.mean_reward.mean,
+            q[0],
+            q[1],
+            q[2],
+            q[3],
+            q[4],
+            c.pool_share,
+            c.gini,
+            c.top1_share,
+            c.rounds_to_ci.quantiles[2],
+            c.rounds_to_ci.quantiles[4],
+            c.settled
+        );
+    }
+    s
+}
+
+/// Quantiles of each class's node mean rewards, as grouped bars.
+fn reward_distribution(r: &PopulationReport) -> String {
+    let names = ["p5", "p25", "p50", "p75", "p95"];
+    BarChart {
+        title: format!("Mean reward per payout across each class's nodes ({} rounds)", r.rounds),
+        y_label: "node mean reward".into(),
+        groups: r.classes.iter().map(|c| c.class.clone()).collect(),
+        series: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((*n).to_owned(), r.classes.iter().map(|c| c.mean_reward.quantiles[i]).collect()))
+            .collect(),
+        dividers: (1..r.classes.len()).filter(|&i| r.classes[i].kind != r.classes[i - 1].kind).collect(),
+    }
+    .to_svg()
+}
+
+/// Lorenz curves of total payouts, per pool, with the line of equality.
+fn lorenz_chart(r: &PopulationReport) -> String {
+    LineChart {
+        title: format!("Lorenz curves of total payouts (Gini {:.3} inference, {:.3} evaluators)", r.gini.0, r.gini.1),
+        x_label: "share of nodes, poorest first".into(),
+        y_label: "share of payouts".into(),
+        series: vec![
+            Series { name: "equality".into(), points: vec![(0.0, 0.0), (1.0, 1.0)] },
+            Series { name: "inference nodes".into(), points: r.lorenz.0.clone() },
+            Series { name: "evaluators".into(), points: r.lorenz.1.clone() },
+        ],
+    }
+    .to_svg()
+}
+
+/// Fraction of each class's nodes whose 95 % interval is narrower than `width` after 10^x rounds.
+fn ci_convergence(r: &PopulationReport, width: f64) -> String {
+    LineChart {
+        title: format!(
+            "Nodes whose 95% CI of mean reward is narrower than {width} (grid 10^{}..10^{})",
+            CI_GRID.0, CI_GRID.1
+        ),
+        x_label: "log10 rounds of the network".into(),
+        y_label: "fraction of the class's nodes".into(),
+        series: r.classes.iter().map(|c| Series { name: c.class.clone(), points: c.ci_cdf.clone() }).collect(),
+    }
+    .to_svg()
 }

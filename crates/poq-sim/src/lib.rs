@@ -147,10 +147,10 @@ pub use models::{QualityModel, ScoreModel};
 pub use network::{NETWORK_MODELS, NETWORK_TIERS, network_population};
 pub use paper::{PAPER_EVALUATORS, PAPER_INFERENCE, bench, builtin, evaluator_node, inference_node, paper};
 pub use popreport::{
-    ClassStats, Curve, DetectionStats, Distribution, PopulationReport, PopulationResult, QUANTILES, gini, lorenz,
-    simulate_population, top_share,
+    CI_GRID, ClassStats, Curve, DetectionStats, Distribution, PopulationReport, PopulationResult, QUANTILES, gini,
+    lorenz, simulate_population, top_share,
 };
-pub use popsim::PopulationRun;
+pub use popsim::{PopulationRun, PopulationSums};
 pub use population::{
     AdversaryShare, Churn, Detection, EvaluatorClass, InferenceClass, Population, PopulationAttack, StakeDist,
 };

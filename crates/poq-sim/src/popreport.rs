@@ -8,7 +8,7 @@
 //! that rule on the node's own spot checks (see [`PopulationReport::detection`]).
 
 use crate::error::Result;
-use crate::popsim::{NodeSums, PopAcc, PopulationRun, SCALE, Sums};
+use crate::popsim::{NodeSums, PopulationRun, PopulationSums, SCALE, Sums};
 use crate::population::{NEVER, Nodes, Population};
 use crate::report::ConsensusAccuracy;
 use crate::rng::RoundRng;
@@ -39,6 +39,20 @@ impl Distribution {
         let quantiles = QUANTILES.iter().map(|&q| quantile(&values, q)).collect();
         Distribution { count: n, mean, quantiles }
     }
+}
+
+/// Fraction of `values` (NaN counted as never) at or below `10^x` for x on [`CI_GRID`].
+fn cdf(values: &[f64]) -> Curve {
+    let mut v: Vec<f64> = values.iter().map(|x| if x.is_nan() { f64::INFINITY } else { *x }).collect();
+    v.sort_by(f64::total_cmp);
+    let (lo, hi, n) = CI_GRID;
+    (0..n)
+        .map(|i| {
+            let x = lo + (hi - lo) * i as f64 / (n - 1) as f64;
+            let below = v.partition_point(|&r| r <= 10f64.powf(x));
+            (x, below as f64 / v.len().max(1) as f64)
+        })
+        .collect()
 }
 
 /// Linear-interpolated quantile of sorted values.
@@ -122,7 +136,13 @@ pub struct ClassStats {
     pub rounds_to_ci: Distribution,
     /// Fraction of its nodes whose interval was that narrow by the end of the run.
     pub settled: f64,
+    /// Convergence: `(log10 rounds, fraction of nodes whose interval is narrower than
+    /// `ci_width` after that many rounds)`, at [`CI_GRID`].
+    pub ci_cdf: Curve,
 }
+
+/// The grid of `log10 rounds` at which [`ClassStats::ci_cdf`] is given: 10^2 to 10^11.
+pub const CI_GRID: (f64, f64, usize) = (2.0, 11.0, 37);
 
 /// Down-weighting of one adversarial class by the relative spot-check rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +197,7 @@ pub struct PopulationReport {
 pub(crate) struct NodeFigures {
     pub(crate) n: u32,
     pub(crate) mean: f64,
+    #[cfg_attr(not(feature = "csv"), allow(dead_code))] // read by the per-node CSV only
     pub(crate) sd: f64,
     pub(crate) total: f64,
     /// Rounds it was active.
@@ -211,12 +232,17 @@ impl PopulationRun {
     /// # Errors
     /// An epoch with fewer than `k` evaluators to draw from, or no inference node.
     pub fn run(&self) -> Result<PopulationResult> {
-        let acc = self.play()?;
-        let report = self.report(&acc);
-        Ok(PopulationResult { report, sums: acc })
+        Ok(self.summarize(self.play()?))
     }
 
-    fn report(&self, acc: &PopAcc) -> PopulationReport {
+    /// The distributions of a run's sums (from [`play`](Self::play) on this population).
+    #[must_use]
+    pub fn summarize(&self, sums: PopulationSums) -> PopulationResult {
+        let report = self.report(&sums);
+        PopulationResult { report, sums }
+    }
+
+    fn report(&self, acc: &PopulationSums) -> PopulationReport {
         let sp = &self.spec;
         let last = self.nodes.epochs.saturating_sub(1);
         let mut classes = Vec::new();
@@ -259,8 +285,9 @@ impl PopulationRun {
                     },
                     gini: gini(&class_totals),
                     top1_share: top_share(&class_totals, 0.01),
-                    rounds_to_ci: Distribution::of(ci),
+                    rounds_to_ci: Distribution::of(ci.clone()),
                     settled: settled as f64 / members.len().max(1) as f64,
+                    ci_cdf: cdf(&ci),
                 });
             }
             pools.push(totals);
@@ -318,7 +345,7 @@ impl PopulationRun {
     }
 
     /// The rule's reference error, its threshold, and each adversarial class's detection times.
-    fn detection(&self, acc: &PopAcc) -> (f64, f64, Vec<DetectionStats>) {
+    fn detection(&self, acc: &PopulationSums) -> (f64, f64, Vec<DetectionStats>) {
         const SALT: u64 = 0xDE7E_C700_0000_0003;
         let sp = &self.spec;
         let d = sp.detection;
@@ -392,7 +419,7 @@ impl PopulationRun {
 pub struct PopulationResult {
     /// The distributions.
     pub report: PopulationReport,
-    pub(crate) sums: PopAcc,
+    pub(crate) sums: PopulationSums,
 }
 
 impl PopulationResult {

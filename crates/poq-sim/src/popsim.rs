@@ -60,9 +60,9 @@ impl Sums {
     }
 }
 
-/// What one thread accumulates.
+/// Every node's payout sums and the consensus error of a population run ([`PopulationRun::play`]).
 #[derive(Debug, Clone)]
-pub(crate) struct PopAcc {
+pub struct PopulationSums {
     pub(crate) inference: Sums,
     pub(crate) evaluators: Sums,
     /// Consensus error: answers, Σ|e|, Σe², Σe (fixed point).
@@ -72,12 +72,18 @@ pub(crate) struct PopAcc {
     pub(crate) signed: i64,
 }
 
-impl PopAcc {
-    fn new(nf: usize, ne: usize) -> Self {
-        PopAcc { inference: Sums::new(nf), evaluators: Sums::new(ne), errors: 0, abs: 0, sq: 0, signed: 0 }
+impl PopulationSums {
+    /// Answers scored (one per round).
+    #[must_use]
+    pub fn answers(&self) -> u64 {
+        self.errors
     }
 
-    fn merge(&mut self, o: &PopAcc) {
+    fn new(nf: usize, ne: usize) -> Self {
+        PopulationSums { inference: Sums::new(nf), evaluators: Sums::new(ne), errors: 0, abs: 0, sq: 0, signed: 0 }
+    }
+
+    fn merge(&mut self, o: &PopulationSums) {
         self.inference.merge(&o.inference);
         self.evaluators.merge(&o.evaluators);
         self.errors += o.errors;
@@ -160,10 +166,14 @@ impl PopulationRun {
     }
 
     /// Plays every round: epochs in order, each epoch's rounds split over the current rayon pool.
-    pub(crate) fn play(&self) -> Result<PopAcc> {
+    /// [`run`](Self::run) is this and [`summarize`](Self::summarize); benches time this alone.
+    ///
+    /// # Errors
+    /// An epoch with fewer than `k` evaluators, or no inference node, to draw from.
+    pub fn play(&self) -> Result<PopulationSums> {
         let (nf, ne) = self.sizes();
         let threads = rayon::current_num_threads().max(1);
-        let mut accs: Vec<PopAcc> = (0..threads).map(|_| PopAcc::new(nf, ne)).collect();
+        let mut accs: Vec<PopulationSums> = (0..threads).map(|_| PopulationSums::new(nf, ne)).collect();
         let epoch_rounds = self.spec.churn.map_or(self.spec.rounds, |c| c.epoch_rounds);
         for epoch in 0..self.nodes.epochs {
             let start = u64::from(epoch) * epoch_rounds;
@@ -181,7 +191,7 @@ impl PopulationRun {
                 ));
             }
             let per = (end - start).div_ceil(threads as u64);
-            let job = |(t, acc): (usize, &mut PopAcc)| {
+            let job = |(t, acc): (usize, &mut PopulationSums)| {
                 let a = (start + t as u64 * per).min(end);
                 let b = (a + per).min(end);
                 match self.spec.reward {
@@ -192,7 +202,7 @@ impl PopulationRun {
             };
             accs.par_iter_mut().enumerate().for_each(job);
         }
-        let mut total = accs.pop().unwrap_or_else(|| PopAcc::new(nf, ne));
+        let mut total = accs.pop().unwrap_or_else(|| PopulationSums::new(nf, ne));
         for a in &accs {
             total.merge(a);
         }
@@ -220,7 +230,7 @@ impl PopulationRun {
         rounds: std::ops::Range<u64>,
         serve: &AliasTable,
         sample: &AliasTable,
-        acc: &mut PopAcc,
+        acc: &mut PopulationSums,
     ) {
         let k = self.spec.k.min(MAX_K);
         let (inf, ev) = (&self.nodes.inference, &self.nodes.evaluators);
@@ -268,7 +278,7 @@ impl PopulationRun {
         f: usize,
         ids: &[usize],
         hot: &[Hot],
-        acc: &mut PopAcc,
+        acc: &mut PopulationSums,
     ) {
         let k = ids.len().min(MAX_K);
         let node = hot[0];

@@ -141,15 +141,57 @@ impl PopulationAttack {
     }
 }
 
-/// A share of a class's nodes that misbehave.
+/// A share of a class's nodes that misbehave. In a file it is one table, the attack's name under
+/// `attack` with its parameters and `share` beside it:
+/// `{ share = 0.1, attack = "collusion", ring = "small@cpu", amount = 3.0 }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "AdversaryShareFile", into = "AdversaryShareFile")]
 pub struct AdversaryShare {
     /// Fraction of the class's nodes, in [0, 1].
     pub share: f64,
     /// What they do.
-    #[serde(flatten)]
     pub attack: PopulationAttack,
+}
+
+/// [`AdversaryShare`] as written in a file (serde's `flatten` cannot deny unknown keys).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "attack", rename_all = "snake_case", deny_unknown_fields)]
+enum AdversaryShareFile {
+    Boost { share: f64, amount: f64 },
+    Sabotage { share: f64, amount: f64 },
+    Collusion { share: f64, ring: String, amount: f64 },
+    Noise { share: f64, sd: f64 },
+    Lazy { share: f64, score: f64 },
+}
+
+impl From<AdversaryShareFile> for AdversaryShare {
+    fn from(f: AdversaryShareFile) -> Self {
+        use AdversaryShareFile as F;
+        use PopulationAttack as A;
+        let (share, attack) = match f {
+            F::Boost { share, amount } => (share, A::Boost { amount }),
+            F::Sabotage { share, amount } => (share, A::Sabotage { amount }),
+            F::Collusion { share, ring, amount } => (share, A::Collusion { ring, amount }),
+            F::Noise { share, sd } => (share, A::Noise { sd }),
+            F::Lazy { share, score } => (share, A::Lazy { score }),
+        };
+        AdversaryShare { share, attack }
+    }
+}
+
+impl From<AdversaryShare> for AdversaryShareFile {
+    fn from(a: AdversaryShare) -> Self {
+        use AdversaryShareFile as F;
+        use PopulationAttack as A;
+        let share = a.share;
+        match a.attack {
+            A::Boost { amount } => F::Boost { share, amount },
+            A::Sabotage { amount } => F::Sabotage { share, amount },
+            A::Collusion { ring, amount } => F::Collusion { share, ring, amount },
+            A::Noise { sd } => F::Noise { share, sd },
+            A::Lazy { score } => F::Lazy { share, score },
+        }
+    }
 }
 
 /// An evaluator class: a scoring model on a hardware tier.
@@ -358,6 +400,37 @@ const INFERENCE_SALT: u64 = 0x1AF3_0000_0000_0001;
 const EVALUATOR_SALT: u64 = 0x1AF3_0000_0000_0002;
 
 impl Population {
+    /// Parses and validates a population from TOML (feature `toml`).
+    #[cfg(feature = "toml")]
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let p: Population =
+            toml::from_str(text).map_err(|e| SimError::Parse { path: "<toml>".into(), message: e.to_string() })?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Parses and validates a population from JSON (feature `json`).
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<Self> {
+        let p: Population = serde_json::from_str(text)
+            .map_err(|e| SimError::Parse { path: "<json>".into(), message: e.to_string() })?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Reads a `.toml` (feature `toml`) or JSON (feature `json`) population file and validates it.
+    #[cfg(all(feature = "toml", feature = "json"))]
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.into(), source })?;
+        let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        let p = if is_toml { Self::from_toml(&text) } else { Self::from_json(&text) };
+        p.map_err(|e| match e {
+            SimError::Parse { message, .. } => SimError::Parse { path: path.into(), message },
+            other => other,
+        })
+    }
+
     /// Checks every field; the error names the first bad one (`evaluators[1].adversary.share`).
     pub fn validate(&self) -> Result<()> {
         if self.inference.is_empty() {
