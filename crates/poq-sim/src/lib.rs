@@ -19,6 +19,9 @@
 //! - [`simulate`] and [`simulate_with`]: validate and run in one call.
 //! - [`sweep`]: cartesian sweeps over scenario parameters, sharded for batch schedulers;
 //!   [`output`]: tidy CSV and JSON.
+//! - [`Population`] and [`PopulationRun`]: networks of 10^4–10^6 nodes given by classes, drawn
+//!   from alias tables, with churn, reported as distributions per class ([`PopulationReport`]):
+//!   [`docs/population.md`](https://github.com/poq-rs/poq/blob/main/docs/population.md).
 //!
 //! Randomness is counter-based: round `r` draws everything from a generator seeded by
 //! `(seed, r)` alone, so rounds run in any order on any number of threads and give byte-identical
