@@ -15,7 +15,7 @@ mod run;
 
 pub use data::{DataSource, load_prompts};
 pub use fetching::fetch_default_models;
-pub use nodes::{EvaluatorSpec, GeneratorSpec, default_evaluators, default_generators, default_judge};
+pub use nodes::{EvaluatorSpec, GeneratorSource, GeneratorSpec, default_evaluators, default_generators, default_judge};
 pub use run::{DEFAULT_JUDGE_SAMPLE, Outcome, run};
 
 use std::path::PathBuf;
