@@ -22,7 +22,7 @@ use poq_app::network::{RunFacts, report};
 use poq_app::reproduce::{
     Config, EvaluatorSpec, GeneratorSource, GeneratorSpec, default_evaluators, default_generators, load_prompts,
 };
-use poq_net::{Coordinator, Network, NodeEntry, Prompt, serve_evaluator, verify_transcript};
+use poq::net::{Coordinator, Network, NodeEntry, Prompt, serve_evaluator, verify_transcript};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -115,7 +115,7 @@ fn run_node(args: &Args, role: &str) -> Result<(), BoxError> {
         }
         "evaluator" => {
             let evaluator: Arc<dyn poq::core::Evaluator> = Arc::from(EvaluatorSpec::parse(spec, &args.models)?.load()?);
-            let server = serve_evaluator(any, evaluator, poq_net::EvaluatorNodeConfig::default())?;
+            let server = serve_evaluator(any, evaluator, poq::net::EvaluatorNodeConfig::default())?;
             println!("listening {}", server.url());
             std::io::stdout().flush()?;
             server.wait();

@@ -6,7 +6,7 @@ use crate::table::Table;
 use poq::core::{EvalItem, Evaluator};
 use poq::eval::TokenF1;
 use poq::sim::mean_ci95;
-use poq_net::{Network, Prompt, RoundLine, monte_carlo};
+use poq::net::{Network, Prompt, RoundLine, monte_carlo};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -218,7 +218,7 @@ fn f1_per_answer(prompts: &[Prompt], lines: &[RoundLine]) -> Result<Vec<(usize, 
     Ok(out)
 }
 
-fn fault_kind(f: &poq_net::Fault) -> String {
+fn fault_kind(f: &poq::net::Fault) -> String {
     serde_json::to_value(f).ok().and_then(|v| v["kind"].as_str().map(str::to_owned)).unwrap_or_else(|| "?".into())
 }
 

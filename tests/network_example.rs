@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(all(feature = "net", feature = "profile"))]
 
-use poq_net::{Fault, Network, verify_transcript};
+use poq::net::{Fault, Network, verify_transcript};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

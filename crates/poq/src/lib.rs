@@ -13,6 +13,7 @@
 //! | `infer` | poq-infer: generators (candle, GGUF on our own kernels, remote endpoints) | `infer` |
 //! | `profile` | poq-profile: cost profiling | `profile` |
 //! | `sim` | poq-sim: Monte Carlo simulation (with its `json`, `toml`, `csv`, `progress` and `transcripts` features) | `sim` |
+//! | `net` | poq-net: a live network over HTTP (evaluator node server, coordinator, transcripts) | `net` |
 //!
 //! ## Features
 //!
@@ -20,6 +21,7 @@
 //! |---|---|---|
 //! | `eval`, `infer`, `profile`, `sim` | yes | the crate re-exported under that name |
 //! | `server` | no | poq-infer's node server: `infer::serve` (axum, tokio); implies `infer` |
+//! | `net` | no | poq-net re-exported as `net` (axum, tokio, ureq) |
 //! | `hub` | no | models by Hugging Face id in poq-eval and poq-infer; implies `eval`, `infer` |
 //! | `cuda` | no | CUDA devices in poq-eval and poq-infer; implies `eval`, `infer` |
 //! | `metal` | no | Metal devices in poq-eval and poq-infer; implies `eval`, `infer` |
@@ -47,5 +49,7 @@ pub use poq_eval as eval;
 pub use poq_infer as infer;
 #[cfg(feature = "profile")]
 pub use poq_profile as profile;
+#[cfg(feature = "net")]
+pub use poq_net as net;
 #[cfg(feature = "sim")]
 pub use poq_sim as sim;
