@@ -6,14 +6,16 @@
 //! curl -s http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \
 //!     -d '{"messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":32}'
 //! ```
-//! Routes: `POST /v1/chat/completions` (JSON or `"stream": true` server-sent events),
-//! `GET /v1/models`, `GET /health`. A `poq_infer::RemoteGenerator` with base URL
+//! Routes: `POST /v1/chat/completions` (JSON or `"stream": true` server-sent events, sent as the
+//! tokens are decoded), `GET /v1/models`, `GET /health`, `GET /metrics` (Prometheus text).
+//! Concurrent requests are decoded together (continuous batching, up to `--max-batch` at once for
+//! GGUF models; one at a time for the others). A `poq_infer::RemoteGenerator` with base URL
 //! `http://ADDR/v1` talks to it. Requests naming another model than `--model-id` (by default the
 //! model's file or folder name) get 404 unless `--accept-any-model`. Stop with Ctrl-C.
 
 use clap::Parser;
 use poq::infer::gguf::GgufPrecision;
-use poq::infer::{LoadOptions, LocalGenerator, ServerConfig, serve};
+use poq::infer::{DEFAULT_MAX_BATCH, LoadOptions, LocalGenerator, ServerConfig, serve_local};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ struct Args {
     /// `max_tokens` when a request has none.
     #[arg(long, default_value_t = 256)]
     default_max_tokens: usize,
+    /// Sequences decoded together at most (models that decode one at a time take one).
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH)]
+    max_batch: usize,
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -63,7 +68,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.gguf_f32 {
         options.gguf_precision = GgufPrecision::Dequantized;
     }
-    let generator = LocalGenerator::load(&args.model, &options)?;
+    let generator = LocalGenerator::load(&args.model, &options)?.with_max_batch(args.max_batch);
     let config = ServerConfig {
         model_id: args.model_id,
         accept_any_model: args.accept_any_model,
@@ -73,7 +78,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         default_max_tokens: args.default_max_tokens,
         ..ServerConfig::default()
     };
-    let server = serve(args.addr, Box::new(generator), config)?;
+    let server = serve_local(args.addr, generator, config)?;
     eprintln!("serving {} on http://{} (OpenAI base URL {})", args.model, server.addr(), server.base_url());
     server.wait();
     Ok(())

@@ -1,16 +1,5 @@
-//! Continuous batching: requests join and leave a running batch one decoding step at a time.
-//!
-//! [`Scheduler`] owns a [`LocalGenerator`] and holds up to [`Scheduler::capacity`] sequences. A
-//! request is [admitted](Scheduler::admit) into a free slot as soon as there is one: its prompt is
-//! prefilled there and it joins the others at the next [`step`](Scheduler::step), which advances
-//! every running sequence by one token in one pass over the weights. A sequence that ends (EOS, a
-//! stop string, its token budget, the context) or is [cancelled](Scheduler::cancel) frees its slot
-//! at once. Each sequence keeps its own sampler, seed, stop strings and budget, and the GGUF
-//! decoder's sums do not depend on the other rows of a step, so a request's tokens are the ones
-//! [`Generator::generate`](poq_core::Generator::generate) gives it alone, whenever it joins.
-//!
-//! Models without batched decoding ([`CausalLm::batch`] is `None`) get one slot: requests then run
-//! one after the other, still token by token.
+//! Continuous batching: requests join and leave a running batch one decoding step at a time
+//! ([`Scheduler`]).
 
 use crate::error::{Error, Result};
 use crate::local::{CausalLm, Live, LocalGenerator, check_prompt, find_stop};
@@ -99,7 +88,20 @@ struct Running {
     text: TextStream,
 }
 
-/// Continuous batching over a [`LocalGenerator`]; see the [module](self) documentation.
+/// Continuous batching over a [`LocalGenerator`]: requests join and leave a running batch one
+/// decoding step at a time.
+///
+/// It holds up to [`capacity`](Self::capacity) sequences. A request is
+/// [admitted](Self::admit) into a free slot as soon as there is one: its prompt is prefilled
+/// there and it joins the others at the next [`step`](Self::step), which advances every running
+/// sequence by one token in one pass over the weights. A sequence that ends (EOS, a stop string,
+/// its token budget, the context) or is [cancelled](Self::cancel) frees its slot at once. Each
+/// sequence keeps its own sampler, seed, stop strings and budget, and the GGUF decoder's sums do
+/// not depend on the other rows of a step, so a request's tokens are the ones
+/// [`Generator::generate`](poq_core::Generator::generate) gives it alone, whenever it joins.
+///
+/// Models without batched decoding ([`CausalLm::batch`] is `None`) get one slot: requests then
+/// run one after the other, still token by token.
 ///
 /// Times in each [`Generation`]: `prefill` is the sequence's own prompt pass and first token;
 /// `decode` is its share of the steps it took part in (a step's time split evenly over its

@@ -24,7 +24,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `server` | no | `serve`, `ServerConfig`, `ServerHandle`, `parse_chat_request`: any generator as an OpenAI-compatible inference node (axum, tokio, hyper) |
+//! | `server` | no | `serve`, `serve_local`, `ServerConfig`, `ServerHandle`, `parse_chat_request`: any generator as an OpenAI-compatible inference node (axum, tokio, hyper) |
 //! | `hub` | no | Hugging Face ids besides local folders in [`ModelDir::resolve`] and [`LocalGenerator::load`] (hf-hub, ureq) |
 //! | `cuda` | no | CUDA devices for safetensors models and candle's quantized GGUF kernels |
 //! | `metal` | no | Metal devices, likewise |
@@ -37,6 +37,8 @@
 //! ([`RemoteGenerator`]), with no HTTP server or async runtime in the dependency tree.
 #![deny(missing_docs)]
 
+#[cfg(feature = "server")]
+mod batch_loop;
 pub mod candle;
 mod chat_template;
 mod continuous;
@@ -45,6 +47,8 @@ mod error;
 mod few_shot;
 pub mod gguf;
 mod local;
+#[cfg(feature = "server")]
+mod metrics;
 mod model_dir;
 pub mod openai;
 pub mod quant;
@@ -65,7 +69,7 @@ pub use poq_candle::Error as ModelError;
 pub use remote::{RemoteConfig, RemoteGenerator};
 pub use sampling::{Sampler, apply_repetition_penalty, argmax};
 #[cfg(feature = "server")]
-pub use server::{ApiError, ParsedRequest, ServerConfig, ServerHandle, parse_chat_request, serve};
+pub use server::{ApiError, ParsedRequest, ServerConfig, ServerHandle, parse_chat_request, serve, serve_local};
 pub use tokenizer::TextTokenizer;
 
 /// The crate README's snippets, compiled (and run where not `no_run`) as doctests.

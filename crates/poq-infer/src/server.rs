@@ -1,4 +1,7 @@
+use crate::batch_loop::{Reply, Submission, reply_capacity};
 use crate::error::{Error, Result};
+use crate::local::LocalGenerator;
+use crate::metrics::Metrics;
 use crate::openai::{
     ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ErrorBody,
     ErrorResponse, ModelCard, ModelList, ResponseMessage, Usage, WireMessage, finish_reason_str, timings_of,
@@ -12,10 +15,13 @@ use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use poq_core::{ChatMessage, Generation, GenerationRequest, Generator, Role, Sampling};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Mutex, Semaphore, watch};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// Limits and names of a node server. [`ServerConfig::default`] suits a single CPU node.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,8 +241,17 @@ fn parse_sampling(req: &ChatCompletionRequest) -> Result<Sampling, ApiError> {
     Ok(sampling)
 }
 
+/// What answers the requests.
+enum Backend {
+    /// Any generator, one request at a time, whole answers.
+    Whole(Arc<Mutex<Box<dyn Generator>>>),
+    /// A local model behind the scheduler thread: continuous batching, tokens as they come.
+    Batched(SyncSender<Submission>),
+}
+
 struct AppState {
-    generator: Arc<Mutex<Box<dyn Generator>>>,
+    backend: Backend,
+    metrics: Arc<Metrics>,
     model_id: String,
     config: ServerConfig,
     admission: Arc<Semaphore>,
@@ -254,6 +269,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", None, "no such route")
         })
@@ -278,6 +294,13 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
         "max_queue": st.config.max_queue,
     }))
     .into_response()
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let mut resp = Response::new(Body::from(st.metrics.render()));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp
 }
 
 async fn models(State(st): State<Arc<AppState>>) -> Response {
@@ -329,13 +352,16 @@ async fn read_body(req: Request, config: &ServerConfig) -> Result<axum::body::By
 }
 
 async fn chat_completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    match answer(&st, req).await {
+    let resp = match answer(&st, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
-    }
+    };
+    st.metrics.answered(resp.status().as_u16());
+    resp
 }
 
 async fn answer(st: &AppState, req: Request) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
     let body = read_body(req, &st.config).await?;
     let parsed = parse_chat_request(&body, &st.config)?;
     drop(body);
@@ -348,37 +374,85 @@ async fn answer(st: &AppState, req: Request) -> Result<Response, ApiError> {
             format!("model `{}` is not served here (this node serves `{}`)", parsed.model, st.model_id),
         ));
     }
-    let permit = st.admission.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            "overloaded",
-            None,
-            format!("{} requests already admitted; retry later", st.config.max_queue),
-        )
-    })?;
-    let generator = st.generator.clone();
-    let request = parsed.request.clone();
+    let permit = st.admission.clone().try_acquire_owned().map_err(|_| overloaded(&st.config))?;
+    let id = format!("chatcmpl-{:x}-{}", st.started, st.next_id.fetch_add(1, Ordering::Relaxed));
+    let model = if parsed.model.is_empty() { st.model_id.clone() } else { parsed.model.clone() };
+    let reply = ReplyTo { id, model, stream: parsed.stream, include_usage: parsed.include_usage };
+    match &st.backend {
+        Backend::Whole(generator) => answer_whole(st, generator, parsed.request, permit, arrived, reply).await,
+        Backend::Batched(submit) => answer_batched(st, submit, parsed.request, permit, arrived, reply).await,
+    }
+}
+
+/// Who an answer goes to and in which form.
+struct ReplyTo {
+    id: String,
+    model: String,
+    stream: bool,
+    include_usage: bool,
+}
+
+fn overloaded(config: &ServerConfig) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        "overloaded",
+        None,
+        format!("{} requests already admitted; retry later", config.max_queue),
+    )
+}
+
+fn timed_out(limit: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "server_error",
+        "timeout",
+        None,
+        format!("generation did not finish within {limit:?}"),
+    )
+}
+
+fn scheduler_stopped() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "generator_stopped",
+        None,
+        "the generation loop stopped unexpectedly",
+    )
+}
+
+/// A whole answer from any generator, one request at a time; a stream is sent once it is done.
+async fn answer_whole(
+    st: &AppState,
+    generator: &Arc<Mutex<Box<dyn Generator>>>,
+    request: GenerationRequest,
+    permit: OwnedSemaphorePermit,
+    arrived: Instant,
+    reply: ReplyTo,
+) -> Result<Response, ApiError> {
+    let generator = generator.clone();
+    let metrics = st.metrics.clone();
     let work = async move {
+        metrics.enqueued();
         let mut guard = generator.lock_owned().await;
+        metrics.dequeued();
         // The permit and the lock travel with the blocking job: they are released when the
         // generation ends, even if the client was already answered 504.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            guard.generate(&request)
+            metrics.started();
+            let out = guard.generate(&request);
+            if let Ok(g) = &out {
+                record_whole(&metrics, g, arrived.elapsed());
+            }
+            metrics.ended(false);
+            out
         })
         .await
     };
     let generation = match tokio::time::timeout(st.config.request_timeout, work).await {
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "server_error",
-                "timeout",
-                None,
-                format!("generation did not finish within {:?}", st.config.request_timeout),
-            ));
-        }
+        Err(_) => return Err(timed_out(st.config.request_timeout)),
         Ok(Err(_join)) => {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -391,26 +465,99 @@ async fn answer(st: &AppState, req: Request) -> Result<Response, ApiError> {
         Ok(Ok(Err(e))) => return Err(generator_error(&e)),
         Ok(Ok(Ok(g))) => g,
     };
-    let id = format!("chatcmpl-{:x}-{}", st.started, st.next_id.fetch_add(1, Ordering::Relaxed));
-    let model = if parsed.model.is_empty() { st.model_id.clone() } else { parsed.model.clone() };
-    Ok(if parsed.stream {
-        sse_response(&id, &model, &generation, parsed.include_usage)
+    Ok(if reply.stream {
+        sse_response(&reply.id, &reply.model, &generation, reply.include_usage)
     } else {
-        axum::Json(ChatCompletionResponse {
-            id,
-            object: "chat.completion".into(),
-            created: unix_now(),
-            model,
-            choices: vec![Choice {
-                index: 0,
-                message: ResponseMessage { role: "assistant".into(), content: Some(generation.text.clone()) },
-                finish_reason: Some(finish_reason_str(generation.finish_reason).into()),
-            }],
-            usage: Some(usage_of(&generation)),
-            timings: Some(timings_of(&generation)),
-        })
-        .into_response()
+        completion_response(reply, &generation)
     })
+}
+
+/// The metrics of a whole answer: its first token is seen when all of it is.
+fn record_whole(metrics: &Metrics, g: &Generation, latency: Duration) {
+    metrics.prompt(g.prompt_tokens);
+    let per_token = (g.generated_tokens > 1).then(|| g.decode / (g.generated_tokens - 1) as u32);
+    metrics.tokens(g.generated_tokens, per_token);
+    metrics.first_token(latency);
+    metrics.completed(latency);
+}
+
+/// An answer from the scheduler thread: the request joins the running batch; a stream sends
+/// each piece of text as soon as it is decoded. Dropping the reply channel (the client left, or
+/// the deadline passed) cancels the generation.
+async fn answer_batched(
+    st: &AppState,
+    submit: &SyncSender<Submission>,
+    request: GenerationRequest,
+    permit: OwnedSemaphorePermit,
+    arrived: Instant,
+    reply: ReplyTo,
+) -> Result<Response, ApiError> {
+    let deadline = tokio::time::Instant::now() + st.config.request_timeout;
+    let (replies, mut rx) = mpsc::channel(reply_capacity(request.max_new_tokens));
+    st.metrics.enqueued();
+    if let Err(e) = submit.try_send(Submission { request, replies, arrived, permit }) {
+        st.metrics.dequeued();
+        return Err(match e {
+            TrySendError::Full(_) => overloaded(&st.config),
+            TrySendError::Disconnected(_) => scheduler_stopped(),
+        });
+    }
+    // The prompt is prefilled (or refused) before any header goes out: a bad request gets its status.
+    match tokio::time::timeout_at(deadline, rx.recv()).await {
+        Err(_) => return Err(timed_out(st.config.request_timeout)),
+        Ok(Some(Reply::Started)) => {}
+        Ok(Some(Reply::Failed(e))) => return Err(infer_error(&e)),
+        Ok(Some(Reply::Text(_) | Reply::Done(_)) | None) => return Err(scheduler_stopped()),
+    }
+    if reply.stream {
+        return Ok(stream_response(reply, rx, deadline, st.config.request_timeout));
+    }
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return Err(timed_out(st.config.request_timeout)),
+            Ok(Some(Reply::Done(g))) => return Ok(completion_response(reply, &g)),
+            Ok(Some(Reply::Failed(e))) => return Err(infer_error(&e)),
+            Ok(Some(Reply::Started | Reply::Text(_))) => {}
+            Ok(None) => return Err(scheduler_stopped()),
+        }
+    }
+}
+
+fn completion_response(reply: ReplyTo, generation: &Generation) -> Response {
+    axum::Json(ChatCompletionResponse {
+        id: reply.id,
+        object: "chat.completion".into(),
+        created: unix_now(),
+        model: reply.model,
+        choices: vec![Choice {
+            index: 0,
+            message: ResponseMessage { role: "assistant".into(), content: Some(generation.text.clone()) },
+            finish_reason: Some(finish_reason_str(generation.finish_reason).into()),
+        }],
+        usage: Some(usage_of(generation)),
+        timings: Some(timings_of(generation)),
+    })
+    .into_response()
+}
+
+/// A poq-infer error from the scheduler: the request's fault (400) for invalid arguments, the
+/// server's (500) otherwise.
+fn infer_error(e: &Error) -> ApiError {
+    let is_request = match e {
+        Error::InvalidArgument { .. } => true,
+        Error::Core(c) => matches!(
+            c,
+            poq_core::Error::InvalidParameter { .. }
+                | poq_core::Error::Empty { .. }
+                | poq_core::Error::InvalidScore { .. }
+        ),
+        _ => false,
+    };
+    if is_request {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", None, e.to_string())
+    } else {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "generation_failed", None, e.to_string())
+    }
 }
 
 /// A generator error: the request's fault (400) when poq-core says a parameter is invalid,
@@ -436,38 +583,155 @@ fn usage_of(g: &Generation) -> Usage {
     Usage { prompt_tokens: p, completion_tokens: c, total_tokens: p + c }
 }
 
-fn sse_response(id: &str, model: &str, g: &Generation, include_usage: bool) -> Response {
-    let created = unix_now();
-    let chunk = |delta: Delta, finish: Option<String>, usage: bool| ChatCompletionChunk {
-        id: id.to_owned(),
-        object: "chat.completion.chunk".into(),
-        created,
-        model: model.to_owned(),
-        choices: if usage { Vec::new() } else { vec![ChunkChoice { index: 0, delta, finish_reason: finish }] },
-        usage: usage.then(|| usage_of(g)),
-        timings: usage.then(|| timings_of(g)),
-    };
-    let mut events = vec![chunk(Delta { role: Some("assistant".into()), content: Some(String::new()) }, None, false)];
-    if !g.text.is_empty() {
-        events.push(chunk(Delta { role: None, content: Some(g.text.clone()) }, None, false));
+/// Writes the server-sent events of one streamed answer.
+struct SseWriter {
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+}
+
+impl SseWriter {
+    fn new(reply: ReplyTo) -> Self {
+        SseWriter { id: reply.id, model: reply.model, created: unix_now(), include_usage: reply.include_usage }
     }
-    events.push(chunk(Delta::default(), Some(finish_reason_str(g.finish_reason).into()), false));
-    if include_usage {
-        events.push(chunk(Delta::default(), None, true));
-    }
-    let mut body = String::new();
-    for e in &events {
+
+    fn event(&self, delta: Delta, finish: Option<String>, usage: Option<&Generation>) -> String {
+        let chunk = ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".into(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: if usage.is_some() {
+                Vec::new()
+            } else {
+                vec![ChunkChoice { index: 0, delta, finish_reason: finish }]
+            },
+            usage: usage.map(usage_of),
+            timings: usage.map(timings_of),
+        };
         // Serializing these plain structs cannot fail; an empty event would be skipped by clients.
-        body.push_str("data: ");
-        body.push_str(&serde_json::to_string(e).unwrap_or_default());
-        body.push_str("\n\n");
+        format!("data: {}\n\n", serde_json::to_string(&chunk).unwrap_or_default())
     }
-    body.push_str("data: [DONE]\n\n");
-    let mut resp = Response::new(Body::from(body));
+
+    /// The first event: the assistant's role.
+    fn role(&self) -> String {
+        self.event(Delta { role: Some("assistant".into()), content: Some(String::new()) }, None, None)
+    }
+
+    fn text(&self, text: String) -> String {
+        self.event(Delta { role: None, content: Some(text) }, None, None)
+    }
+
+    /// The finish event, the usage event when asked, and `[DONE]`.
+    fn end(&self, g: &Generation) -> String {
+        let mut out = self.event(Delta::default(), Some(finish_reason_str(g.finish_reason).into()), None);
+        if self.include_usage {
+            out.push_str(&self.event(Delta::default(), None, Some(g)));
+        }
+        out.push_str("data: [DONE]\n\n");
+        out
+    }
+
+    /// An error inside a stream whose headers are sent: OpenAI's `{"error": ...}` event; the
+    /// stream then ends without `[DONE]`.
+    fn error(&self, e: ApiError) -> String {
+        format!("data: {}\n\n", serde_json::to_string(&ErrorResponse { error: e.error }).unwrap_or_default())
+    }
+}
+
+fn event_stream(body: Body) -> Response {
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
+}
+
+/// A whole answer as one burst of server-sent events.
+fn sse_response(id: &str, model: &str, g: &Generation, include_usage: bool) -> Response {
+    let w = SseWriter::new(ReplyTo { id: id.to_owned(), model: model.to_owned(), stream: true, include_usage });
+    let mut body = w.role();
+    if !g.text.is_empty() {
+        body.push_str(&w.text(g.text.clone()));
+    }
+    body.push_str(&w.end(g));
+    event_stream(Body::from(body))
+}
+
+/// An answer streamed as its text is decoded.
+fn stream_response(
+    reply: ReplyTo,
+    replies: mpsc::Receiver<Reply>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Response {
+    let writer = SseWriter::new(reply);
+    let first = Some(axum::body::Bytes::from(writer.role()));
+    let body = SseBody {
+        writer,
+        replies,
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        timeout,
+        first,
+        done: false,
+    };
+    event_stream(Body::new(body))
+}
+
+/// The body of a streamed answer: one frame per reply from the scheduler thread. Dropping it
+/// (the client disconnected) drops the reply channel, which cancels the generation.
+struct SseBody {
+    writer: SseWriter,
+    replies: mpsc::Receiver<Reply>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+    first: Option<axum::body::Bytes>,
+    done: bool,
+}
+
+impl SseBody {
+    /// The frame of one reply, and whether the stream ends with it.
+    fn frame_of(&self, reply: Option<Reply>) -> Option<(String, bool)> {
+        match reply {
+            Some(Reply::Started) => None,
+            Some(Reply::Text(t)) => Some((self.writer.text(t), false)),
+            Some(Reply::Done(g)) => Some((self.writer.end(&g), true)),
+            Some(Reply::Failed(e)) => Some((self.writer.error(infer_error(&e)), true)),
+            None => Some((self.writer.error(scheduler_stopped()), true)),
+        }
+    }
+}
+
+impl hyper::body::Body for SseBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let data = |s: String| Poll::Ready(Some(Ok(hyper::body::Frame::data(axum::body::Bytes::from(s)))));
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        // Replies first: an answer that is ready wins over a deadline reached at the same time.
+        while let Poll::Ready(reply) = this.replies.poll_recv(cx) {
+            if let Some((frame, last)) = this.frame_of(reply) {
+                this.done = last;
+                return data(frame);
+            }
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return data(this.writer.error(timed_out(this.timeout)));
+        }
+        Poll::Pending
+    }
 }
 
 /// A running server. Dropping it asks the server to stop without waiting.
@@ -524,8 +788,10 @@ impl Drop for ServerHandle {
 /// `GET /v1/models` and `GET /health`. Errors are OpenAI-style JSON
 /// (`{"error": {"message", "type", "param", "code"}}`).
 ///
-/// One generator serves one request at a time (it is behind a mutex and runs on a blocking thread).
-/// The server protects itself and the generator:
+/// Any generator serves one request at a time here (it is behind a mutex and runs on a blocking
+/// thread); [`serve_local`] decodes concurrent requests of a [`LocalGenerator`] together and
+/// streams their tokens as they come. `GET /metrics` gives the server's counters and histograms
+/// in Prometheus' text format. The server protects itself and the generator:
 /// - bodies over [`ServerConfig::max_body_bytes`] get 413, unreadable or invalid JSON gets 400
 ///   naming the problem (field, line and column);
 /// - a request naming another model gets 404 `model_not_found`, unless
@@ -539,11 +805,49 @@ impl Drop for ServerHandle {
 ///   (idle keep-alive connections are closed after it too) and the body within
 ///   [`ServerConfig::body_read_timeout`] (else 408); at most [`ServerConfig::max_connections`] are open.
 ///
-/// The `Generator` trait returns whole answers, so a streamed reply is sent once the generation is
-/// done (role chunk, one content chunk, the finish chunk, a usage chunk when asked, `[DONE]`): the
-/// wire format is what streaming clients expect, but the time to first token seen by a client
-/// against this server equals the whole generation time.
+/// The `Generator` trait returns whole answers, so here a streamed reply is sent once the
+/// generation is done (role chunk, one content chunk, the finish chunk, a usage chunk when asked,
+/// `[DONE]`): the wire format streaming clients expect, but a client's time to first token is the
+/// whole generation time. [`serve_local`] streams token by token.
 pub fn serve(addr: SocketAddr, generator: Box<dyn Generator>, config: ServerConfig) -> Result<ServerHandle> {
+    let model_id = config.model_id.clone().unwrap_or_else(|| generator.name().to_owned());
+    let backend = Backend::Whole(Arc::new(Mutex::new(generator)));
+    start_server(addr, backend, model_id, Arc::new(Metrics::default()), config, None)
+}
+
+/// Serves a local model on `addr` like [`serve`], with continuous batching and real streaming.
+///
+/// A scheduler thread owns `generator` and runs a [`Scheduler`](crate::Scheduler): a request
+/// is prefilled as soon as a slot is free and joins the running batch at the next decoding step
+/// (up to [`LocalGenerator::with_max_batch`] sequences; one at a time for models without batched
+/// decoding), so concurrent clients share each pass over the weights. Handlers hand requests to
+/// that thread through a channel bounded by [`ServerConfig::max_queue`] and get each request's
+/// text back as it is decoded: with `"stream": true` the role chunk goes out once the prompt is
+/// prefilled, then one content chunk per piece of text (never a broken UTF-8 character, never part
+/// of a stop string), the finish chunk, the usage chunk when asked, and `[DONE]`. A request's
+/// tokens are those [`Generator::generate`] gives it alone.
+///
+/// Limits are [`serve`]'s, with two differences: a client that disconnects, or a request past
+/// [`ServerConfig::request_timeout`] (504, or an error event and the end of a stream already
+/// started), cancels its generation at its next token, freeing its slot and admission at once.
+pub fn serve_local(addr: SocketAddr, generator: LocalGenerator, config: ServerConfig) -> Result<ServerHandle> {
+    let model_id = config.model_id.clone().unwrap_or_else(|| generator.name().to_owned());
+    let metrics = Arc::new(Metrics::default());
+    let (submit, scheduler) = crate::batch_loop::spawn(generator, config.max_queue, metrics.clone())
+        .map_err(|source| Error::Server { addr: addr.to_string(), source })?;
+    start_server(addr, Backend::Batched(submit), model_id, metrics, config, Some(scheduler))
+}
+
+/// Binds `addr` and runs the server from a background thread with its own runtime; once the
+/// server is down, waits for `worker` (the scheduler thread, which ends when its channel does).
+fn start_server(
+    addr: SocketAddr,
+    backend: Backend,
+    model_id: String,
+    metrics: Arc<Metrics>,
+    config: ServerConfig,
+    worker: Option<std::thread::JoinHandle<()>>,
+) -> Result<ServerHandle> {
     let server_err = |source| Error::Server { addr: addr.to_string(), source };
     let listener = std::net::TcpListener::bind(addr).map_err(server_err)?;
     listener.set_nonblocking(true).map_err(server_err)?;
@@ -556,9 +860,9 @@ pub fn serve(addr: SocketAddr, generator: Box<dyn Generator>, config: ServerConf
         .enable_time()
         .build()
         .map_err(server_err)?;
-    let model_id = config.model_id.clone().unwrap_or_else(|| generator.name().to_owned());
     let state = Arc::new(AppState {
-        generator: Arc::new(Mutex::new(generator)),
+        backend,
+        metrics,
         model_id,
         admission: Arc::new(Semaphore::new(config.max_queue.max(1))),
         next_id: AtomicU64::new(0),
@@ -572,6 +876,9 @@ pub fn serve(addr: SocketAddr, generator: Box<dyn Generator>, config: ServerConf
         .spawn(move || {
             runtime.block_on(accept_loop(listener, state, stop_rx));
             runtime.shutdown_timeout(grace);
+            if let Some(w) = worker {
+                let _ = w.join();
+            }
         })
         .map_err(server_err)?;
     Ok(ServerHandle { addr: bound, stop, thread: Some(thread) })
