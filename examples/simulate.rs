@@ -14,11 +14,13 @@
 //! tiers, 10^5 evaluators; `--inference N --evaluators M` to resize): it writes
 //! `DIR/population.json` (the distribution report), `DIR/classes.csv` (one row per class),
 //! `DIR/nodes.csv` with `--nodes-csv`, and the figures `reward_distribution.svg`, `lorenz.svg` and
-//! `ci_convergence.svg`. `--population FILE` runs a population file the same way.
+//! `ci_convergence.svg`. `--population FILE` runs a population file the same way. With `--sweep`
+//! (keys in poq-sim's `sweep` module, e.g. `leave=0,0.01,0.05`) it writes one row per class and
+//! point to `DIR/classes.csv`, sharded with `--shard i/n` and joined by `--merge`.
 
 use clap::Parser;
 use poq::sim::output::{merge_csv, write_csv_file, write_json_file};
-use poq::sim::sweep::{Shard, Sweep, run_sweep};
+use poq::sim::sweep::{Shard, Sweep, run_population_sweep, run_sweep, write_population_csv};
 use poq::sim::{
     CI_GRID, Engine, NodeKind, Population, PopulationReport, PopulationRun, Report, RunOptions, Scenario, builtin,
     network_population,
@@ -90,17 +92,25 @@ fn load(name: &str) -> Result<Scenario, Box<dyn std::error::Error>> {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.out)?;
     if args.merge {
-        let mut shards: Vec<PathBuf> = std::fs::read_dir(&args.out)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("rewards.shard-") && n.ends_with(".csv"))
-            })
-            .collect();
-        shards.sort();
-        let rows = merge_csv(&shards, &args.out.join("rewards.csv"))?;
-        println!("merged {} shards ({rows} rows) into {}", shards.len(), args.out.join("rewards.csv").display());
+        // Scenario sweeps write rewards.shard-*.csv, population sweeps classes.shard-*.csv.
+        for stem in ["rewards", "classes"] {
+            let prefix = format!("{stem}.shard-");
+            let mut shards: Vec<PathBuf> = std::fs::read_dir(&args.out)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".csv"))
+                })
+                .collect();
+            if shards.is_empty() {
+                continue;
+            }
+            shards.sort();
+            let merged = args.out.join(format!("{stem}.csv"));
+            let rows = merge_csv(&shards, &merged)?;
+            println!("merged {} shards ({rows} rows) into {}", shards.len(), merged.display());
+        }
         return Ok(());
     }
     if let Some(n) = args.threads {
@@ -253,6 +263,10 @@ fn network(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = args.seed {
         p.seed = s;
     }
+    let sweep = Sweep::parse(&args.sweep)?;
+    if !sweep.is_empty() {
+        return population_sweep(args, &p, &sweep);
+    }
     let start = std::time::Instant::now();
     let run = PopulationRun::new(&p)?;
     let expanded = start.elapsed().as_secs_f64();
@@ -287,6 +301,26 @@ fn network(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.out.display(),
         if args.nodes_csv { ", nodes.csv" } else { "" }
     );
+    Ok(())
+}
+
+/// A sweep over the population's parameters (sharded with `--shard`): one CSV row per class and
+/// point in DIR/classes.csv (or DIR/classes.shard-i-of-n.csv, merged by `--merge`).
+fn population_sweep(args: &Args, base: &Population, sweep: &Sweep) -> Result<(), Box<dyn std::error::Error>> {
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let reports = run_population_sweep(base, sweep, shard)?;
+    for (p, r) in &reports {
+        let label: Vec<String> = sweep.point(*p).iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("== point {p}: {}", label.join(" "));
+        print!("{}", r.table());
+    }
+    let path = match shard {
+        Some(s) => args.out.join(format!("classes.shard-{}-of-{}.csv", s.index, s.count)),
+        None => args.out.join("classes.csv"),
+    };
+    let rows: Vec<(usize, &PopulationReport)> = reports.iter().map(|(p, r)| (*p, r)).collect();
+    write_population_csv(std::io::BufWriter::new(std::fs::File::create(&path)?), sweep, &rows)?;
+    println!("wrote {}", path.display());
     Ok(())
 }
 

@@ -124,6 +124,7 @@ pub mod output;
 mod paper;
 mod popreport;
 mod popsim;
+mod popsweep;
 mod population;
 mod report;
 mod rng;

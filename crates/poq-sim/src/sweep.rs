@@ -9,11 +9,17 @@
 //! Keys: `alpha`, `beta`, `k`, `consensus` (`mean`, `median`, `trimmed_mean:0.2`, `yuma:0.5`),
 //! `attack` and `malicious_ratio` (see [`inject`]), `audit_rate`, `audit_penalty`, `rounds`, `seed`,
 //! `sampling` (`uniform`, `stake`, `trust`), `serving` (`all`, `uniform`, `stake`), `trust` (`none`,
-//! `adaptive`, `spot_check`, `relative_spot_check`), `budget`, `warmup`.
+//! `adaptive`, `spot_check`, `relative_spot_check`), `budget`, `warmup`. Populations
+//! ([`run_population_sweep`]): `k`, `rounds`, `seed`, `serving`, `sampling`, `alpha`, `beta`,
+//! `join`, `leave`, `epoch_rounds`, `ci_width`, `adversary_share`.
 
 use crate::adversary::{EvaluatorAdversary, EvaluatorAttack, LazyScore};
 use crate::engine::Engine;
 use crate::error::{Result, SimError};
+use crate::popsweep::POPULATION_KEYS;
+#[cfg(feature = "csv")]
+pub use crate::popsweep::write_population_csv;
+pub use crate::popsweep::{apply_population, run_population_sweep};
 use crate::report::Report;
 use crate::run::{Progress, RunOptions};
 use crate::scenario::{Cost, Scenario, Selection, Serving};
@@ -64,8 +70,12 @@ impl Sweep {
             let bad = |reason: &str| SimError::Sweep { spec: spec.into(), reason: reason.into() };
             let (key, values) = spec.split_once('=').ok_or_else(|| bad("expected key=v1,v2,..."))?;
             let key = key.trim();
-            if !KEYS.contains(&key) {
-                return Err(bad(&format!("unknown key `{key}`; known: {}", KEYS.join(", "))));
+            if !KEYS.contains(&key) && !POPULATION_KEYS.contains(&key) {
+                return Err(bad(&format!(
+                    "unknown key `{key}`; known: {}, and for populations {}",
+                    KEYS.join(", "),
+                    POPULATION_KEYS.join(", ")
+                )));
             }
             let values: Vec<String> =
                 values.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();

@@ -278,3 +278,36 @@ fn the_builtin_network_expands_to_the_requested_sizes() {
     let bad = run.adversaries().iter().filter(|&&b| b).count();
     assert!((bad as f64 - 70.0).abs() < 25.0, "{bad}"); // 10 % of 600 + 5 % of 200
 }
+
+#[test]
+fn population_sweeps_shard_and_merge_to_the_whole() {
+    use poq_sim::output::merge_csv;
+    use poq_sim::sweep::{Shard, Sweep, run_population_sweep, write_population_csv};
+    let base = small(400, 60, 3, 5_000);
+    let sweep = Sweep::parse(&["k=1,3", "leave=0,0.2", "epoch_rounds=1000"]).unwrap();
+    assert_eq!(sweep.population(&base, 3).unwrap().k, 3);
+    assert_eq!(sweep.population(&base, 3).unwrap().churn.unwrap().leave, 0.2);
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, shard: Option<Shard>| {
+        let reports = run_population_sweep(&base, &sweep, shard).unwrap();
+        let rows: Vec<_> = reports.iter().map(|(p, r)| (*p, r)).collect();
+        let path = tmp.path().join(name);
+        write_population_csv(std::fs::File::create(&path).unwrap(), &sweep, &rows).unwrap();
+        (path, reports)
+    };
+    let (whole, reports) = write("whole.csv", None);
+    // Churn does something: more inference nodes over the run at leave = 0.2 than at 0.
+    assert!(
+        reports[1].1.nodes.0 == reports[0].1.nodes.0
+            && reports[0].1.classes[0].active_at_end > reports[1].1.classes[0].active_at_end
+    );
+    let shards: Vec<_> = (0..3).map(|i| write(&format!("s{i}.csv"), Some(Shard { index: i, count: 3 })).0).collect();
+    let merged = tmp.path().join("merged.csv");
+    assert_eq!(merge_csv(&shards, &merged).unwrap(), 4 * 3);
+    assert_eq!(std::fs::read_to_string(merged).unwrap(), std::fs::read_to_string(whole).unwrap());
+    // Scenario-only keys are refused for populations, with the key named.
+    let bad = Sweep::parse(&["audit_rate=0.1"]).unwrap();
+    assert!(bad.population(&base, 0).unwrap_err().to_string().contains("audit_rate"));
+    let bad = Sweep::parse(&["leave=2"]).unwrap();
+    assert!(bad.population(&base, 0).unwrap_err().to_string().contains("churn.leave"));
+}
