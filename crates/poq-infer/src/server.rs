@@ -434,9 +434,10 @@ async fn answer_whole(
     let generator = generator.clone();
     let metrics = st.metrics.clone();
     let work = async move {
-        metrics.enqueued();
+        // Counted as queued while it waits for the lock, also if the deadline drops this wait.
+        let queued = Queued::new(&metrics);
         let mut guard = generator.lock_owned().await;
-        metrics.dequeued();
+        drop(queued);
         // The permit and the lock travel with the blocking job: they are released when the
         // generation ends, even if the client was already answered 504.
         tokio::task::spawn_blocking(move || {
@@ -470,6 +471,22 @@ async fn answer_whole(
     } else {
         completion_response(reply, &generation)
     })
+}
+
+/// A request waiting in the queue gauge for as long as this lives.
+struct Queued<'a>(&'a Metrics);
+
+impl<'a> Queued<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.enqueued();
+        Queued(metrics)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.dequeued();
+    }
 }
 
 /// The metrics of a whole answer: its first token is seen when all of it is.

@@ -435,3 +435,51 @@ fn admission_limits_and_bad_prompts_keep_their_status() {
     assert_eq!(b.join().unwrap()["choices"][0]["message"]["content"], "queued answer");
     server.shutdown();
 }
+
+/// A generator without streaming: five tokens of fixed text after `delay`.
+struct Whole {
+    delay: Duration,
+}
+
+impl poq_core::Generator for Whole {
+    fn name(&self) -> &str {
+        "whole"
+    }
+
+    fn generate(&mut self, r: &poq_core::GenerationRequest) -> poq_core::Result<poq_core::Generation> {
+        std::thread::sleep(self.delay);
+        Ok(poq_core::Generation {
+            text: "one two three four five".into(),
+            prompt_tokens: r.messages.len() * 3,
+            generated_tokens: 5,
+            prefill: self.delay / 2,
+            decode: self.delay / 2,
+            finish_reason: poq_core::FinishReason::Stop,
+        })
+    }
+}
+
+#[test]
+fn any_generator_served_whole_has_metrics_too() {
+    let config = ServerConfig { request_timeout: Duration::from_millis(150), ..Default::default() };
+    let server =
+        poq_infer::serve("127.0.0.1:0".parse().unwrap(), Box::new(Whole { delay: Duration::from_millis(100) }), config)
+            .unwrap();
+    let addr = server.addr();
+    assert_eq!(Http::post(addr, &request("hi", 8, false)).status, 200);
+    assert_eq!(read_stream(Http::post(addr, &request("hi", 8, true))).text(), "one two three four five");
+    // Two at once: the second waits for the first past its deadline (504) and leaves the queue.
+    let first = std::thread::spawn(move || Http::post(addr, &request("hi", 8, false)).status);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(Http::post(addr, &request("hi", 8, false)).status, 504);
+    assert_eq!(first.join().unwrap(), 200);
+    let m = wait_for_metrics(addr, |m| m["poq_running_sequences"] == 0.0);
+    assert_eq!(m["poq_requests_total{status=\"200\"}"], 3.0);
+    assert_eq!(m["poq_requests_total{status=\"504\"}"], 1.0);
+    assert_eq!(m["poq_queue_depth"], 0.0);
+    // The timed-out request still ran once the lock was free: its tokens count, it is no answer.
+    assert_eq!(m["poq_generated_tokens_total"], 20.0);
+    assert_eq!(check_histogram(&m, "poq_request_duration_seconds"), 4.0);
+    assert_eq!(check_histogram(&m, "poq_time_per_output_token_seconds"), 16.0);
+    server.shutdown();
+}
