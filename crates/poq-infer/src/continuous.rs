@@ -100,6 +100,10 @@ struct Running {
 /// not depend on the other rows of a step, so a request's tokens are the ones
 /// [`Generator::generate`](poq_core::Generator::generate) gives it alone, whenever it joins.
 ///
+/// A prompt is prefilled in a pass of its own between two steps, and the running sequences wait
+/// for it: feeding its tokens along with their steps would run them through the decoding kernels
+/// instead of the prompt kernels, whose rounding differs, and change its answer.
+///
 /// Models without batched decoding ([`CausalLm::batch`] is `None`) get one slot: requests then
 /// run one after the other, still token by token.
 ///
