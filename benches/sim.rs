@@ -3,7 +3,9 @@
 //! rounds as `scripts/bench/numpy_sim.py`, the same with cost audits (the general round, not the
 //! honest one), and the 5,000-round `paper` scenario. Group `population`: rounds of the built-in
 //! `network` population (stake-weighted serving and sampling, K = 3) at 10^6 inference nodes and
-//! 10^5 evaluators, and at 10^4 and 10^3; expansion and the report are outside the timing.
+//! 10^5 evaluators, and at 10^4 and 10^3, without trust; and at 10^6 with trust in the rounds
+//! (spot checks, weighted consensus, a weight update every 10^6 rounds). Expansion and the report
+//! are outside the timing.
 //!
 //! `cargo bench --bench sim --no-default-features --features sim`
 
@@ -37,10 +39,17 @@ fn population(c: &mut Criterion) {
     let mut g = c.benchmark_group("population");
     g.sample_size(10);
     let rounds = 4_000_000;
-    for (nf, ne, label) in [(1_000_000, 100_000, "1e6_nodes"), (10_000, 1_000, "1e4_nodes")] {
+    for (nf, ne, trust, label) in [
+        (1_000_000, 100_000, false, "1e6_nodes"),
+        (10_000, 1_000, false, "1e4_nodes"),
+        (1_000_000, 100_000, true, "1e6_nodes_trust"),
+    ] {
         let mut p = network_population(nf, ne);
         p.rounds = rounds;
         p.churn = None; // one epoch: no alias rebuild inside the timing
+        if !trust {
+            p.trust = None;
+        }
         let run = PopulationRun::new(&p).expect("network population is valid");
         g.throughput(Throughput::Elements(rounds));
         g.bench_function(format!("network_{label}_k3_stake_4M_rounds"), |b| {

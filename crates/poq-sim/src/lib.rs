@@ -125,6 +125,7 @@ mod paper;
 mod popreport;
 mod popsim;
 mod popsweep;
+mod poptrust;
 mod population;
 mod report;
 mod rng;
@@ -156,7 +157,8 @@ pub use popreport::{
 };
 pub use popsim::{PopulationRun, PopulationSums};
 pub use population::{
-    AdversaryShare, Churn, Detection, EvaluatorClass, InferenceClass, Population, PopulationAttack, StakeDist,
+    AdversaryShare, Churn, Detection, EvaluatorClass, InferenceClass, Population, PopulationAttack, PopulationTrust,
+    StakeDist,
 };
 pub use poq_core;
 pub use poq_core::{Aggregator, Consensus, Reward, RewardRule};

@@ -27,7 +27,8 @@ pub const NETWORK_TIERS: [(&str, f64, f64); 2] = [("cpu", 1.0, 0.8), ("gpu", 0.2
 /// The `network` population with `inference` nodes and `evaluators` evaluators (the built-in
 /// uses 10^6 and 10^5): stake-weighted serving and sampling, K = 3, 10 % of the CPU MiniLM
 /// evaluators in a collusion ring for Gemma-3-270M on CPU and 5 % of MPNet boosting, 1 % of
-/// nodes joining and 1 % leaving per epoch of 10^6 rounds.
+/// nodes joining and 1 % leaving per epoch of 10^6 rounds, relative spot-check trust updated
+/// every 10^6 rounds.
 #[must_use]
 pub fn network_population(inference: usize, evaluators: usize) -> Population {
     let mut inf = Vec::new();
@@ -85,5 +86,6 @@ pub fn network_population(inference: usize, evaluators: usize) -> Population {
         churn: Some(Churn { epoch_rounds: 1_000_000, join: 0.01, leave: 0.01 }),
         ci_width: 0.05,
         detection: crate::population::Detection::default(),
+        trust: Some(crate::population::PopulationTrust::default()),
     }
 }

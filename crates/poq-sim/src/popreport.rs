@@ -157,8 +157,11 @@ pub struct DetectionStats {
     pub spot_checks: Distribution,
     /// The same in rounds of the network, at each node's measured rate of being drawn.
     pub rounds: Distribution,
-    /// Fraction never down-weighted within 10,000 spot checks.
+    /// Fraction never down-weighted (within 10,000 spot checks when replayed; by the end of the
+    /// run when measured).
     pub never: f64,
+    /// Measured in the rounds (population `trust` on), or replayed per node (off).
+    pub measured: bool,
 }
 
 /// The result of a population run.
@@ -190,6 +193,8 @@ pub struct PopulationReport {
     /// run: the round loop itself does not weight by trust (that needs rounds in order; the
     /// small-scale `adversarial` sweep does it).
     pub detection: Vec<DetectionStats>,
+    /// With `trust`: the fraction of honest evaluators ever down-weighted (false positives).
+    pub honest_down_weighted: Option<f64>,
 }
 
 /// Per-node figures derived from the sums.
@@ -293,7 +298,15 @@ impl PopulationRun {
             pools.push(totals);
         }
         let (inf, ev) = (&pools[0], &pools[1]);
-        let (reference, threshold, detection) = self.detection(acc);
+        let (reference, threshold, mut detection) = self.detection(acc);
+        let mut honest_down_weighted = None;
+        if let Some(t) = &acc.trust {
+            detection = self.measured_detection(t);
+            let ev = &self.nodes.evaluators;
+            let honest: Vec<usize> = (0..ev.len()).filter(|&i| !ev.is_adversary(i)).collect();
+            let down = honest.iter().filter(|&&i| t.down_at[i] != u64::MAX).count();
+            honest_down_weighted = Some(down as f64 / honest.len().max(1) as f64);
+        }
         let n = acc.errors.max(1) as f64;
         PopulationReport {
             name: sp.name.clone(),
@@ -312,6 +325,7 @@ impl PopulationRun {
             lorenz: (lorenz(inf, 100), lorenz(ev, 100)),
             detection_threshold: (reference, threshold),
             detection,
+            honest_down_weighted,
         }
     }
 
@@ -342,6 +356,35 @@ impl PopulationRun {
             };
         }
         (s.clamp(0.0, 10.0) - t).abs() / 10.0
+    }
+
+    /// Detection as it happened in the rounds: from each adversary's first round to the end of the
+    /// trust epoch in which its weight fell below 1/2.
+    fn measured_detection(&self, t: &crate::poptrust::TrustPop) -> Vec<DetectionStats> {
+        let sp = &self.spec;
+        let ev = &self.nodes.evaluators;
+        let churn_rounds = sp.churn.map_or(sp.rounds, |c| c.epoch_rounds);
+        sp.evaluators
+            .iter()
+            .enumerate()
+            .filter_map(|(c, class)| {
+                let a = class.adversary.as_ref()?;
+                let members: Vec<usize> = (0..ev.len()).filter(|&i| ev.class(i) == c && ev.is_adversary(i)).collect();
+                let caught: Vec<usize> = members.iter().copied().filter(|&i| t.down_at[i] != u64::MAX).collect();
+                let joined = |i: usize| u64::from(ev.joins[i]) * churn_rounds;
+                Some(DetectionStats {
+                    class: class.name.clone(),
+                    attack: a.attack.label().into(),
+                    adversaries: members.len(),
+                    spot_checks: Distribution::of(caught.iter().map(|&i| f64::from(t.checks_at_down[i])).collect()),
+                    rounds: Distribution::of(
+                        caught.iter().map(|&i| t.down_at[i].saturating_sub(joined(i)) as f64).collect(),
+                    ),
+                    never: (members.len() - caught.len()) as f64 / members.len().max(1) as f64,
+                    measured: true,
+                })
+            })
+            .collect()
     }
 
     /// The rule's reference error, its threshold, and each adversarial class's detection times.
@@ -407,6 +450,7 @@ impl PopulationRun {
                     spot_checks: Distribution::of(checks),
                     rounds: Distribution::of(rounds),
                     never: never as f64 / members.len().max(1) as f64,
+                    measured: false,
                 })
             })
             .collect();
@@ -540,16 +584,20 @@ impl PopulationReport {
         );
         for d in &self.detection {
             s += &format!(
-                "detection of `{}` ({}, {} nodes): spot checks p50 {:.0} p95 {:.0}; rounds p50 {:.0} p95 {:.0}; never {:.3}\n",
+                "detection of `{}` ({}, {} nodes, {}): spot checks p50 {:.0} p95 {:.0}; rounds p50 {:.0} p95 {:.0}; never {:.3}\n",
                 d.class,
                 d.attack,
                 d.adversaries,
+                if d.measured { "measured in the rounds" } else { "replayed" },
                 d.spot_checks.quantiles[2],
                 d.spot_checks.quantiles[4],
                 d.rounds.quantiles[2],
                 d.rounds.quantiles[4],
                 d.never
             );
+        }
+        if let Some(f) = self.honest_down_weighted {
+            s += &format!("honest evaluators ever down-weighted: {f:.4}\n");
         }
         s
     }

@@ -8,6 +8,7 @@
 use crate::alias::AliasTable;
 use crate::engine::MAX_K;
 use crate::error::{Result, SimError};
+use crate::poptrust::{SpotSums, TrustPop};
 use crate::population::{Expanded, HONEST, Hot, Population, PopulationAttack};
 use crate::rng::RoundRng;
 use crate::scenario::Selection;
@@ -65,6 +66,10 @@ impl Sums {
 pub struct PopulationSums {
     pub(crate) inference: Sums,
     pub(crate) evaluators: Sums,
+    /// Spot checks of the current trust epoch, per evaluator (empty without trust).
+    pub(crate) spot: Vec<SpotSums>,
+    /// The trust state at the end (with trust).
+    pub(crate) trust: Option<TrustPop>,
     /// Consensus error: answers, Σ|e|, Σe², Σe (fixed point).
     pub(crate) errors: u64,
     pub(crate) abs: i64,
@@ -79,8 +84,17 @@ impl PopulationSums {
         self.errors
     }
 
-    fn new(nf: usize, ne: usize) -> Self {
-        PopulationSums { inference: Sums::new(nf), evaluators: Sums::new(ne), errors: 0, abs: 0, sq: 0, signed: 0 }
+    fn new(nf: usize, ne: usize, trust: bool) -> Self {
+        PopulationSums {
+            inference: Sums::new(nf),
+            evaluators: Sums::new(ne),
+            spot: if trust { vec![SpotSums::default(); ne] } else { Vec::new() },
+            trust: None,
+            errors: 0,
+            abs: 0,
+            sq: 0,
+            signed: 0,
+        }
     }
 
     fn merge(&mut self, o: &PopulationSums) {
@@ -91,6 +105,15 @@ impl PopulationSums {
         self.sq += o.sq;
         self.signed += o.signed;
     }
+}
+
+/// What the rounds of one segment share: the alias tables, and with trust the weights and the
+/// spot-check rate.
+struct Segment<'a> {
+    serve: &'a AliasTable,
+    sample: &'a AliasTable,
+    weights: Option<&'a [f32]>,
+    spot_rate: f64,
 }
 
 /// A compiled evaluator attack of one class: signed shift per inference class, noise, or constant.
@@ -165,52 +188,86 @@ impl PopulationRun {
         (0..self.nodes.epochs).map(|e| (self.nodes.inference.active(e), self.nodes.evaluators.active(e))).collect()
     }
 
-    /// Plays every round: epochs in order, each epoch's rounds split over the current rayon pool.
+    /// Plays every round: segments in order (a segment ends at every churn epoch and every trust
+    /// epoch), each segment's rounds split over the current rayon pool.
     /// [`run`](Self::run) is this and [`summarize`](Self::summarize); benches time this alone.
     ///
     /// # Errors
     /// An epoch with fewer than `k` evaluators, or no inference node, to draw from.
     pub fn play(&self) -> Result<PopulationSums> {
         let (nf, ne) = self.sizes();
+        let sp = &self.spec;
         let threads = rayon::current_num_threads().max(1);
-        let mut accs: Vec<PopulationSums> = (0..threads).map(|_| PopulationSums::new(nf, ne)).collect();
-        let epoch_rounds = self.spec.churn.map_or(self.spec.rounds, |c| c.epoch_rounds);
-        for epoch in 0..self.nodes.epochs {
-            let start = u64::from(epoch) * epoch_rounds;
-            let end = (start + epoch_rounds).min(self.spec.rounds);
-            let serve = self.table("inference", &self.nodes.inference, epoch, self.spec.serving)?;
-            let sample = self.table("evaluators", &self.nodes.evaluators, epoch, self.spec.sampling)?;
-            if sample.positive() < self.spec.k {
+        let mut accs: Vec<PopulationSums> =
+            (0..threads).map(|_| PopulationSums::new(nf, ne, sp.trust.is_some())).collect();
+        let mut trust = sp.trust.map(|t| TrustPop::new(ne, sp.detection, t));
+        let churn_rounds = sp.churn.map_or(sp.rounds, |c| c.epoch_rounds);
+        let trust_rounds = sp.trust.map_or(sp.rounds, |t| t.epoch_rounds);
+        let mut start = 0;
+        let mut serve: Option<(u16, AliasTable)> = None;
+        while start < sp.rounds {
+            let end = (start / churn_rounds + 1).saturating_mul(churn_rounds);
+            let end = end.min((start / trust_rounds + 1).saturating_mul(trust_rounds)).min(sp.rounds);
+            let epoch = u16::try_from(start / churn_rounds).unwrap_or(u16::MAX);
+            if serve.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                serve = Some((epoch, self.table("inference", &self.nodes.inference, epoch, sp.serving, None)?));
+            }
+            let weights = trust.as_ref().map(|t| t.weight.as_slice());
+            let sample = self.table("evaluators", &self.nodes.evaluators, epoch, sp.sampling, weights)?;
+            if sample.positive() < sp.k {
                 return Err(SimError::invalid(
                     "evaluators",
-                    format!(
-                        "epoch {epoch} has {} evaluators to draw from, fewer than k = {}",
-                        sample.positive(),
-                        self.spec.k
-                    ),
+                    format!("epoch {epoch} has {} evaluators to draw from, fewer than k = {}", sample.positive(), sp.k),
                 ));
             }
+            let Some((_, serve)) = serve.as_ref() else { break };
+            let seg = Segment { serve, sample: &sample, weights, spot_rate: sp.detection.rate };
             let per = (end - start).div_ceil(threads as u64);
             let job = |(t, acc): (usize, &mut PopulationSums)| {
                 let a = (start + t as u64 * per).min(end);
                 let b = (a + per).min(end);
-                match self.spec.reward {
-                    Reward::Linear(rule) => self.rounds(&rule, a..b, &serve, &sample, acc),
-                    Reward::QualityPerCost(rule) => self.rounds(&rule, a..b, &serve, &sample, acc),
-                    Reward::Power(rule) => self.rounds(&rule, a..b, &serve, &sample, acc),
+                match sp.reward {
+                    Reward::Linear(rule) => self.rounds(&rule, a..b, &seg, acc),
+                    Reward::QualityPerCost(rule) => self.rounds(&rule, a..b, &seg, acc),
+                    Reward::Power(rule) => self.rounds(&rule, a..b, &seg, acc),
                 }
             };
             accs.par_iter_mut().enumerate().for_each(job);
+            if let Some(t) = trust.as_mut() {
+                // Integer sums over threads: the same for any split of the rounds.
+                let mut spot = vec![SpotSums::default(); ne];
+                for acc in &mut accs {
+                    for (total, s) in spot.iter_mut().zip(acc.spot.iter_mut()) {
+                        total.n += s.n;
+                        total.s += s.s;
+                        *s = SpotSums::default();
+                    }
+                }
+                t.update(&spot, &self.nodes.evaluators, epoch, end);
+            }
+            start = end;
         }
-        let mut total = accs.pop().unwrap_or_else(|| PopulationSums::new(nf, ne));
+        let mut total = accs.pop().unwrap_or_else(|| PopulationSums::new(nf, ne, false));
         for a in &accs {
             total.merge(a);
         }
+        total.trust = trust;
         Ok(total)
     }
 
-    fn table(&self, field: &str, nodes: &crate::population::Nodes, epoch: u16, sel: Selection) -> Result<AliasTable> {
-        let w = nodes.weights(epoch, sel == Selection::Uniform);
+    /// The alias table of a pool in `epoch`, stakes (or 1) of active nodes times `trust` weights.
+    fn table(
+        &self,
+        field: &str,
+        nodes: &crate::population::Nodes,
+        epoch: u16,
+        sel: Selection,
+        trust: Option<&[f32]>,
+    ) -> Result<AliasTable> {
+        let mut w = nodes.weights(epoch, sel == Selection::Uniform);
+        if let Some(t) = trust {
+            w.iter_mut().zip(t).for_each(|(w, t)| *w *= f64::from(*t));
+        }
         AliasTable::new(&format!("{field} (epoch {epoch})"), &w)
             .map_err(|e| SimError::invalid(field, format!("no node to draw in epoch {epoch}: {e}")))
     }
@@ -228,10 +285,10 @@ impl PopulationRun {
         &self,
         rule: &Rule,
         rounds: std::ops::Range<u64>,
-        serve: &AliasTable,
-        sample: &AliasTable,
+        seg: &Segment<'_>,
         acc: &mut PopulationSums,
     ) {
+        let (serve, sample) = (seg.serve, seg.sample);
         let k = self.spec.k.min(MAX_K);
         let (inf, ev) = (&self.nodes.inference, &self.nodes.evaluators);
         // Per-block buffers, set up once per call (zeroing them per block would cost more than
@@ -262,24 +319,26 @@ impl PopulationRun {
             std::hint::black_box(touch);
             for b in 0..len {
                 if let Some(rng) = rngs[b].as_mut() {
-                    self.score_and_pay(rule, rng, served[b], &ids[b][..k], &hot[b][..=k], acc);
+                    self.score_and_pay(rule, rng, (served[b], &ids[b][..k], &hot[b][..=k]), seg, acc);
                 }
             }
             block_start += len as u64;
         }
     }
 
-    /// The rest of a round once its nodes are drawn: truth, scores, consensus, payouts.
+    /// The rest of a round once its nodes are drawn (`drawn`: the inference node's id, the
+    /// evaluators' ids, and their parameters, the inference node's first): truth, scores,
+    /// consensus, payouts.
     #[inline(always)]
     fn score_and_pay<Rule: RewardRule>(
         &self,
         rule: &Rule,
         rng: &mut RoundRng,
-        f: usize,
-        ids: &[usize],
-        hot: &[Hot],
+        drawn: (usize, &[usize], &[Hot]),
+        seg: &Segment<'_>,
         acc: &mut PopulationSums,
     ) {
+        let (f, ids, hot) = drawn;
         let k = ids.len().min(MAX_K);
         let node = hot[0];
         let mut scores = [0.0f64; MAX_K];
@@ -300,7 +359,18 @@ impl PopulationRun {
             scores[j] = s.clamp(0.0, 10.0);
             sum += scores[j];
         }
-        let consensus = (sum / k as f64).clamp(0.0, 10.0);
+        let consensus = match seg.weights {
+            None => (sum / k as f64).clamp(0.0, 10.0),
+            Some(w) => {
+                let (mut ws, mut wsum) = (0.0, 0.0);
+                for j in 0..k {
+                    let wj = f64::from(w[ids[j]]);
+                    ws += wj * scores[j];
+                    wsum += wj;
+                }
+                (ws / wsum).clamp(0.0, 10.0)
+            }
+        };
         let err = consensus - truth;
         acc.errors += 1;
         acc.abs += fixed(err.abs());
@@ -310,6 +380,14 @@ impl PopulationRun {
         for j in 0..k {
             let agreement = 1.0 - (scores[j] - consensus).abs() / 10.0;
             acc.evaluators.add(ids[j], rule.reward(agreement, f64::from(hot[j + 1].cost)));
+        }
+        // With trust, a spot check (drawn last, so rounds without trust draw nothing more).
+        if seg.weights.is_some() && rng.chance(seg.spot_rate) {
+            for j in 0..k {
+                let s = &mut acc.spot[ids[j]];
+                s.n += 1;
+                s.s += fixed((scores[j] - truth).abs() / 10.0);
+            }
         }
     }
 }

@@ -255,6 +255,24 @@ impl Default for Detection {
     }
 }
 
+/// Trust inside the rounds ([`Population::trust`]): the relative spot-check rule of
+/// [`Population::detection`], its weights updated every `epoch_rounds` and used both in the
+/// consensus (weighted mean) and in the draws (stake × weight).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PopulationTrust {
+    /// Rounds between weight updates (≥ 1; at most 100,000 updates in a run).
+    pub epoch_rounds: u64,
+    /// Lower bound of a weight, in (0, 1].
+    pub w_min: f64,
+}
+
+impl Default for PopulationTrust {
+    fn default() -> Self {
+        PopulationTrust { epoch_rounds: 1_000_000, w_min: 0.001 }
+    }
+}
+
 /// A network given by classes: the population counterpart of a [`Scenario`](crate::Scenario).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -294,6 +312,9 @@ pub struct Population {
     /// The spot-check rule whose detection times the report gives.
     #[serde(default)]
     pub detection: Detection,
+    /// Trust inside the rounds (none by default: then detection is replayed per node).
+    #[serde(default)]
+    pub trust: Option<PopulationTrust>,
 }
 
 fn default_name() -> String {
@@ -475,6 +496,17 @@ impl Population {
             return Err(SimError::invalid("detection.margin", format!("must be finite and >= 1 (got {})", d.margin)));
         }
         positive("detection.tau", d.tau)?;
+        if let Some(t) = &self.trust {
+            if t.epoch_rounds == 0 || self.rounds.div_ceil(t.epoch_rounds) > 100_000 {
+                return Err(SimError::invalid(
+                    "trust.epoch_rounds",
+                    format!("must be at least 1 and give at most 100,000 updates (got {})", t.epoch_rounds),
+                ));
+            }
+            if !(t.w_min > 0.0 && t.w_min <= 1.0) {
+                return Err(SimError::invalid("trust.w_min", format!("must be in (0, 1] (got {})", t.w_min)));
+            }
+        }
         if let Some(c) = &self.churn {
             if c.epoch_rounds == 0 || self.rounds.div_ceil(c.epoch_rounds) >= u64::from(NEVER) {
                 return Err(SimError::invalid(

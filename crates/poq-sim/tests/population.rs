@@ -4,7 +4,7 @@
 
 use poq_sim::{
     AdversaryShare, Churn, Cost, EvaluatorClass, InferenceClass, Population, PopulationAttack, PopulationRun,
-    Selection, StakeDist, gini, lorenz, network_population, simulate_population, top_share,
+    PopulationTrust, Selection, StakeDist, gini, lorenz, network_population, simulate_population, top_share,
 };
 
 fn inference(name: &str, count: usize, quality: f64, ms: f64, stake: StakeDist) -> InferenceClass {
@@ -51,6 +51,7 @@ fn small(nf: usize, ne: usize, k: usize, rounds: u64) -> Population {
         churn: None,
         ci_width: 0.05,
         detection: Default::default(),
+        trust: None,
     }
 }
 
@@ -164,6 +165,7 @@ fn expansion_is_seed_stable_and_per_node() {
 fn results_are_identical_at_any_thread_count_at_1e5_nodes() {
     let mut pop = small(100_000, 10_000, 3, 300_000);
     pop.churn = Some(Churn { epoch_rounds: 100_000, join: 0.02, leave: 0.02 });
+    pop.trust = Some(PopulationTrust { epoch_rounds: 40_000, w_min: 0.001 }); // segments not aligned with epochs
     pop.evaluators[0].adversary =
         Some(AdversaryShare { share: 0.1, attack: PopulationAttack::Collusion { ring: "cheap".into(), amount: 3.0 } });
     let run = PopulationRun::new(&pop).unwrap();
@@ -310,4 +312,38 @@ fn population_sweeps_shard_and_merge_to_the_whole() {
     assert!(bad.population(&base, 0).unwrap_err().to_string().contains("audit_rate"));
     let bad = Sweep::parse(&["leave=2"]).unwrap();
     assert!(bad.population(&base, 0).unwrap_err().to_string().contains("churn.leave"));
+}
+
+#[test]
+fn trust_in_the_rounds_down_weights_colluders_and_spares_the_honest() {
+    let mut pop = small(2_000, 300, 3, 600_000);
+    pop.sampling = Selection::Uniform;
+    pop.evaluators[0].stake = StakeDist::Constant { value: 1.0 };
+    pop.evaluators[0].adversary =
+        Some(AdversaryShare { share: 0.2, attack: PopulationAttack::Collusion { ring: "cheap".into(), amount: 3.0 } });
+    let plain = simulate_population(&pop).unwrap().report;
+    pop.trust = Some(PopulationTrust { epoch_rounds: 20_000, w_min: 0.001 });
+    let run = PopulationRun::new(&pop).unwrap();
+    let r = run.run().unwrap().report;
+    let d = &r.detection[0];
+    assert!(d.measured);
+    // Each evaluator is checked about 600,000 × 3/300 × 0.1 = 600 times: every colluder is caught,
+    // within a few dozen checks, and no honest evaluator is.
+    assert_eq!(d.never, 0.0, "{d:?}");
+    assert!(d.spot_checks.quantiles[4] < 40.0, "{d:?}");
+    assert_eq!(r.honest_down_weighted, Some(0.0));
+    // Down-weighted colluders are drawn less and weigh less: the consensus error falls.
+    assert!(r.consensus.mae < 0.8 * plain.consensus.mae, "{} vs {}", r.consensus.mae, plain.consensus.mae);
+    let (_, payouts) = run.run().unwrap().payouts();
+    let bad = run.adversaries();
+    let mean = |want: bool| {
+        let v: Vec<f64> = (0..bad.len()).filter(|&i| bad[i] == want).map(|i| f64::from(payouts[i])).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean(true) < 0.5 * mean(false), "colluders drawn {} vs honest {}", mean(true), mean(false));
+    // Bad settings are named.
+    pop.trust = Some(PopulationTrust { epoch_rounds: 0, w_min: 0.001 });
+    assert!(PopulationRun::new(&pop).unwrap_err().to_string().contains("trust.epoch_rounds"));
+    pop.trust = Some(PopulationTrust { epoch_rounds: 10, w_min: 0.0 });
+    assert!(PopulationRun::new(&pop).unwrap_err().to_string().contains("trust.w_min"));
 }
