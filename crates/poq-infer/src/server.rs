@@ -3,8 +3,8 @@ use crate::error::{Error, Result};
 use crate::local::LocalGenerator;
 use crate::metrics::Metrics;
 use crate::openai::{
-    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ErrorBody,
-    ErrorResponse, ModelCard, ModelList, ResponseMessage, Usage, WireMessage, finish_reason_str, timings_of,
+    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Content, Delta, ModelCard,
+    ModelList, ResponseMessage, Usage, WireMessage, finish_reason_str, timings_of,
 };
 use axum::Router;
 use axum::body::Body;
@@ -12,7 +12,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use poq_core::{ChatMessage, Generation, GenerationRequest, Generator, Role, Sampling};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -21,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Limits and names of a node server. [`ServerConfig::default`] suits a single CPU node.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,41 +73,22 @@ impl Default for ServerConfig {
     }
 }
 
-/// An HTTP error answer in OpenAI's shape.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status code.
-    pub status: u16,
-    /// The JSON error object.
-    pub error: ErrorBody,
-}
+/// An HTTP error answer in OpenAI's shape (poq-net's, shared by every node server).
+pub use poq_net::ApiError;
 
-impl ApiError {
-    fn new(status: StatusCode, kind: &str, code: &str, param: Option<&str>, message: impl Into<String>) -> Self {
-        ApiError {
-            status: status.as_u16(),
-            error: ErrorBody {
-                message: message.into(),
-                kind: kind.into(),
-                param: param.map(str::to_owned),
-                code: Some(code.into()),
-            },
+impl ServerConfig {
+    /// The connection, body, queue and time limits, as poq-net's node plumbing takes them.
+    fn limits(&self) -> poq_net::NodeLimits {
+        poq_net::NodeLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_queue: self.max_queue,
+            request_timeout: self.request_timeout,
+            header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
+            max_connections: self.max_connections,
+            shutdown_grace: self.shutdown_grace,
+            worker_threads: self.worker_threads,
         }
-    }
-
-    fn invalid(param: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", Some(param), message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (status, axum::Json(ErrorResponse { error: self.error })).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
     }
 }
 
@@ -131,7 +111,6 @@ pub fn parse_chat_request(body: &[u8], config: &ServerConfig) -> Result<ParsedRe
     let req: ChatCompletionRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
             "invalid_json",
             None,
             format!("request body is not a valid chat completion request: {e}"),
@@ -251,6 +230,7 @@ enum Backend {
 
 struct AppState {
     backend: Backend,
+    limits: poq_net::NodeLimits,
     metrics: Arc<Metrics>,
     model_id: String,
     config: ServerConfig,
@@ -265,24 +245,12 @@ fn unix_now() -> u64 {
 
 /// The router, without the connection handling of [`serve`].
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", None, "no such route")
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "invalid_request_error",
-                "method_not_allowed",
-                None,
-                "method not allowed on this route",
-            )
-        })
-        .with_state(state)
+        .route("/metrics", get(metrics));
+    poq_net::with_fallbacks(router).with_state(state)
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {
@@ -316,41 +284,6 @@ async fn models(State(st): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-async fn read_body(req: Request, config: &ServerConfig) -> Result<axum::body::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request_too_large",
-            None,
-            format!("request body exceeds {} bytes", config.max_body_bytes),
-        )
-    };
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
-        return Err(too_large());
-    }
-    let limited = Limited::new(req.into_body(), config.max_body_bytes);
-    match tokio::time::timeout(config.body_read_timeout, limited.collect()).await {
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "invalid_request_error",
-            "body_timeout",
-            None,
-            format!("request body not received within {:?}", config.body_read_timeout),
-        )),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "unreadable_body",
-            None,
-            format!("cannot read request body: {e}"),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
-}
-
 async fn chat_completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let resp = match answer(&st, req).await {
         Ok(resp) => resp,
@@ -362,13 +295,12 @@ async fn chat_completions(State(st): State<Arc<AppState>>, req: Request) -> Resp
 
 async fn answer(st: &AppState, req: Request) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = read_body(req, &st.config).await?;
+    let body = poq_net::read_body(req, &st.limits).await?;
     let parsed = parse_chat_request(&body, &st.config)?;
     drop(body);
     if !st.config.accept_any_model && !parsed.model.is_empty() && parsed.model != st.model_id {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "invalid_request_error",
             "model_not_found",
             Some("model"),
             format!("model `{}` is not served here (this node serves `{}`)", parsed.model, st.model_id),
@@ -395,7 +327,6 @@ struct ReplyTo {
 fn overloaded(config: &ServerConfig) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "server_error",
         "overloaded",
         None,
         format!("{} requests already admitted; retry later", config.max_queue),
@@ -403,19 +334,12 @@ fn overloaded(config: &ServerConfig) -> ApiError {
 }
 
 fn timed_out(limit: Duration) -> ApiError {
-    ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "server_error",
-        "timeout",
-        None,
-        format!("generation did not finish within {limit:?}"),
-    )
+    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", None, format!("generation did not finish within {limit:?}"))
 }
 
 fn scheduler_stopped() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
         "generator_stopped",
         None,
         "the generation loop stopped unexpectedly",
@@ -457,7 +381,6 @@ async fn answer_whole(
         Ok(Err(_join)) => {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
                 "generator_panicked",
                 None,
                 "the generator failed unexpectedly",
@@ -571,9 +494,9 @@ fn infer_error(e: &Error) -> ApiError {
         _ => false,
     };
     if is_request {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", None, e.to_string())
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", None, e.to_string())
     } else {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "generation_failed", None, e.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generation_failed", None, e.to_string())
     }
 }
 
@@ -589,9 +512,9 @@ fn generator_error(e: &poq_core::Error) -> ApiError {
         _ => false,
     };
     if is_request {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", None, e.to_string())
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", None, e.to_string())
     } else {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "generation_failed", None, e.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generation_failed", None, e.to_string())
     }
 }
 
@@ -653,7 +576,7 @@ impl SseWriter {
     /// An error inside a stream whose headers are sent: OpenAI's `{"error": ...}` event; the
     /// stream then ends without `[DONE]`.
     fn error(&self, e: ApiError) -> String {
-        format!("data: {}\n\n", serde_json::to_string(&ErrorResponse { error: e.error }).unwrap_or_default())
+        format!("data: {}\n\n", serde_json::json!({ "error": e.error }))
     }
 }
 
@@ -754,43 +677,30 @@ impl hyper::body::Body for SseBody {
 /// A running server. Dropping it asks the server to stop without waiting.
 #[derive(Debug)]
 pub struct ServerHandle {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    node: poq_net::NodeHandle,
 }
 
 impl ServerHandle {
     /// The address it listens on (the real port when bound to port 0).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.node.addr()
     }
 
     /// The base URL for a [`RemoteConfig`](crate::RemoteConfig): `http://ADDR/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("{}/v1", self.node.url())
     }
 
     /// Stops accepting, lets open connections finish within the grace period, and returns when the
     /// server is down.
-    pub fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn shutdown(self) {
+        self.node.shutdown();
     }
 
     /// Blocks while the server runs: nothing else can stop it once the handle is given up here, so
     /// this serves until the process ends (what a node binary wants).
-    pub fn wait(mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub fn wait(self) {
+        self.node.wait();
     }
 }
 
@@ -865,18 +775,7 @@ fn start_server(
     config: ServerConfig,
     worker: Option<std::thread::JoinHandle<()>>,
 ) -> Result<ServerHandle> {
-    let server_err = |source| Error::Server { addr: addr.to_string(), source };
-    let listener = std::net::TcpListener::bind(addr).map_err(server_err)?;
-    listener.set_nonblocking(true).map_err(server_err)?;
-    let bound = listener.local_addr().map_err(server_err)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads.max(1))
-        .max_blocking_threads(4)
-        .thread_name("poq-serve")
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(server_err)?;
+    let limits = config.limits();
     let state = Arc::new(AppState {
         backend,
         metrics,
@@ -884,61 +783,19 @@ fn start_server(
         admission: Arc::new(Semaphore::new(config.max_queue.max(1))),
         next_id: AtomicU64::new(0),
         started: unix_now(),
+        limits: limits.clone(),
         config,
     });
-    let (stop, stop_rx) = watch::channel(false);
-    let grace = state.config.shutdown_grace;
-    let thread = std::thread::Builder::new()
-        .name("poq-serve-main".into())
-        .spawn(move || {
-            runtime.block_on(accept_loop(listener, state, stop_rx));
-            runtime.shutdown_timeout(grace);
-            if let Some(w) = worker {
-                let _ = w.join();
-            }
-        })
-        .map_err(server_err)?;
-    Ok(ServerHandle { addr: bound, stop, thread: Some(thread) })
-}
-
-async fn accept_loop(listener: std::net::TcpListener, state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-    let config = state.config.clone();
-    let app = router(state);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        // Bounds the memory one connection's headers can take (hyper's floor is 8 KiB).
-        .max_buf_size(64 << 10);
-    loop {
-        let permit = tokio::select! {
-            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = stop.changed() => break,
-        };
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(_) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
+    let after = move || {
+        if let Some(w) = worker {
+            let _ = w.join();
+        }
+    };
+    let node = poq_net::serve_router_then(addr, router(state), &limits, after).map_err(|e| match e {
+        poq_net::NetError::Server { addr, source } => Error::Server { addr, source },
+        other => Error::Server { addr: addr.to_string(), source: std::io::Error::other(other.to_string()) },
+    })?;
+    Ok(ServerHandle { node })
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ pub enum NetError {
     #[error(transparent)]
     Core(#[from] poq_core::Error),
     /// poq-sim refused the scenario built from the network, or a transcript.
+    #[cfg(feature = "network")]
     #[error(transparent)]
     Sim(#[from] poq_sim::SimError),
 }
@@ -52,6 +53,7 @@ pub enum NetError {
 /// `Result` with [`NetError`].
 pub type Result<T, E = NetError> = std::result::Result<T, E>;
 
+#[cfg(feature = "network")]
 pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> NetError {
     NetError::Config { field: field.into(), reason: reason.into() }
 }

@@ -5,7 +5,7 @@
 //! answer carries the node's own timing claim; the coordinator measures for itself and compares.
 
 use crate::error::Result;
-use crate::http::{ApiError, NodeHandle, NodeLimits, admit, parse_json, read_body, serve_router, with_fallbacks};
+use crate::http::{ApiError, NodeHandle, NodeLimits, admit, read_body, serve_router, with_fallbacks};
 use crate::wire::{
     CommitRequest, CommitResponse, NodeTimings, Reveal, RevealRequest, RevealResponse, ScoreItem, ScoreRequest,
     ScoreResponse,
@@ -187,6 +187,18 @@ async fn reveal_route(st: &Arc<NodeState>, req: Request) -> Result<RevealRespons
     })?;
     pending.order.retain(|k| *k != key);
     Ok(RevealResponse { reveals })
+}
+
+/// Parses a JSON body, naming the field, line and column of the first problem.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = format!("invalid JSON at line {} column {}: {inner}", inner.line(), inner.column());
+        let param = (path != ".").then_some(path);
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", param.as_deref(), message)
+    })
 }
 
 /// A poisoned lock only means another request panicked mid-update of a plain map: keep serving.

@@ -1,5 +1,6 @@
-//! What every node server needs around its routes: a bounded accept loop with slow-client
-//! timeouts, bounded bodies, an admission bound with 503, and JSON errors in OpenAI's shape.
+//! What every node server needs around its routes — poq-net's evaluator node and poq-infer's
+//! inference node alike: a bounded accept loop with slow-client timeouts, bounded bodies, an
+//! admission bound with 503, and JSON errors in OpenAI's shape.
 
 use crate::error::{NetError, Result};
 use axum::Router;
@@ -78,7 +79,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &str, param: Option<&str>, message: impl Into<String>) -> Self {
+    /// An error with `status`; its `type` is `server_error` for 5xx, `invalid_request_error`
+    /// otherwise.
+    #[must_use]
+    pub fn new(status: StatusCode, code: &str, param: Option<&str>, message: impl Into<String>) -> Self {
         let kind = if status.is_server_error() { "server_error" } else { "invalid_request_error" };
         ApiError {
             status: status.as_u16(),
@@ -91,7 +95,9 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn invalid(param: &str, message: impl Into<String>) -> Self {
+    /// 400 `invalid_value` naming the request field at fault.
+    #[must_use]
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_value", Some(param), message)
     }
 }
@@ -108,7 +114,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Reads a whole body within the limits: 413 past `max_body_bytes`, 408 past `body_read_timeout`.
-pub(crate) async fn read_body(req: Request, limits: &NodeLimits) -> Result<axum::body::Bytes, ApiError> {
+pub async fn read_body(req: Request, limits: &NodeLimits) -> Result<axum::body::Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,20 +146,8 @@ pub(crate) async fn read_body(req: Request, limits: &NodeLimits) -> Result<axum:
     }
 }
 
-/// Parses a JSON body, naming the field, line and column of the first problem.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = format!("invalid JSON at line {} column {}: {inner}", inner.line(), inner.column());
-        let param = (path != ".").then_some(path);
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", param.as_deref(), message)
-    })
-}
-
 /// One admission slot, or 503 when `max_queue` requests are already admitted.
-pub(crate) fn admit(admission: &Arc<Semaphore>, max_queue: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+pub fn admit(admission: &Arc<Semaphore>, max_queue: usize) -> Result<OwnedSemaphorePermit, ApiError> {
     admission.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -165,7 +159,7 @@ pub(crate) fn admit(admission: &Arc<Semaphore>, max_queue: usize) -> Result<Owne
 }
 
 /// JSON 404 and 405 answers for anything the routes do not cover.
-pub(crate) fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -225,6 +219,17 @@ impl Drop for NodeHandle {
 /// Serves `router` on `addr` (port 0 picks a free port) from a background thread with its own
 /// runtime. Returns once the socket is bound.
 pub fn serve_router(addr: SocketAddr, router: Router, limits: &NodeLimits) -> Result<NodeHandle> {
+    serve_router_then(addr, router, limits, || {})
+}
+
+/// [`serve_router`], running `after` on the server's thread once the server is down (to join a
+/// worker thread that ends with it, say), before [`NodeHandle::shutdown`] returns.
+pub fn serve_router_then(
+    addr: SocketAddr,
+    router: Router,
+    limits: &NodeLimits,
+    after: impl FnOnce() + Send + 'static,
+) -> Result<NodeHandle> {
     let server_err = |source| NetError::Server { addr: addr.to_string(), source };
     let listener = std::net::TcpListener::bind(addr).map_err(server_err)?;
     listener.set_nonblocking(true).map_err(server_err)?;
@@ -245,6 +250,7 @@ pub fn serve_router(addr: SocketAddr, router: Router, limits: &NodeLimits) -> Re
             let grace = limits.shutdown_grace;
             runtime.block_on(accept_loop(listener, router, limits, stop_rx));
             runtime.shutdown_timeout(grace);
+            after();
         })
         .map_err(server_err)?;
     Ok(NodeHandle { addr: bound, stop, thread: Some(thread) })

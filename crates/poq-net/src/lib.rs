@@ -12,6 +12,9 @@
 //!   restarted coordinator resumes after its last line.
 //! - [`monte_carlo`]: the poq-sim scenario with the qualities, score noise and costs a transcript
 //!   measured, to set the live rewards beside the simulated ones.
+//! - [`serve_router`] and its limits ([`NodeLimits`], [`ApiError`]): the plumbing every node server
+//!   shares, poq-infer's inference node included. It is all that remains without the default
+//!   `network` feature (no poq-sim, no HTTP client).
 //!
 //! ```no_run
 //! use poq_net::{Coordinator, Network, Prompt};
@@ -33,25 +36,39 @@
 //! # }
 //! ```
 
+#[cfg(feature = "network")]
 mod client;
+#[cfg(feature = "network")]
 mod coordinator;
 mod error;
+#[cfg(feature = "network")]
 mod evaluator_node;
 mod http;
+#[cfg(feature = "network")]
 mod monte_carlo;
+#[cfg(feature = "network")]
 mod network;
+#[cfg(feature = "network")]
 mod round;
+#[cfg(feature = "network")]
 pub mod wire;
 
+#[cfg(feature = "network")]
 pub use coordinator::{Coordinator, Prompt, RunSummary, read_lines, verify_transcript};
 pub use error::{NetError, Result};
+#[cfg(feature = "network")]
 pub use evaluator_node::{EvaluatorNodeConfig, serve_evaluator};
-pub use http::{ApiError, ErrorBody, NodeHandle, NodeLimits, serve_router};
+pub use http::{
+    ApiError, ErrorBody, NodeHandle, NodeLimits, admit, read_body, serve_router, serve_router_then, with_fallbacks,
+};
+#[cfg(feature = "network")]
 pub use monte_carlo::monte_carlo;
+#[cfg(feature = "network")]
 pub use network::{Network, NodeEntry};
+#[cfg(feature = "network")]
 pub use round::{AuditOutcome, EvaluatorOutcome, Fault, InferenceOutcome, RoundLine, verifier, verify_line};
 
 /// The crate README's snippets, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "network"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

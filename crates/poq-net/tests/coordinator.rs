@@ -1,6 +1,7 @@
 //! Rounds against live nodes on loopback: honest runs replay, faults are caught and paid as the
 //! rules say, a stopped coordinator resumes from its transcript.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![cfg(feature = "network")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The evaluator node over HTTP: scores, commit–reveal, typed errors, and its queue bound under
 //! many clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![cfg(feature = "network")]
 
 mod common;
 
