@@ -30,7 +30,8 @@
 //! Beside the evaluators: [`datasets`] loads SQuAD v1.1 and CNN/DailyMail into
 //! [`Sample`](poq_core::Sample)s, samples them with a seed and turns them into prompts; [`stats`]
 //! correlates an evaluator with F1 or a judge (Pearson, Spearman, Kendall with p-values and
-//! bootstrap intervals) and calibrates its scale.
+//! bootstrap intervals) and calibrates its scale; [`quality`] splits an answer's quality into
+//! audited dimensions and fits them into one calibrated composite evaluator.
 //!
 //! ## Example
 //!
@@ -80,6 +81,7 @@ mod error;
 mod f1;
 mod judge;
 mod model_dir;
+pub mod quality;
 pub mod stats;
 mod sts;
 
