@@ -54,6 +54,7 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
         "## Quality and latency per model",
         "## Measured costs",
         "## Monte Carlo PoQ rewards from the measurements",
+        "## Composite quality signal (calibrated, held out)",
         "## The paper's scenario",
     ] {
         assert!(report.contains(section), "report lacks {section}:\n{report}");
@@ -126,6 +127,7 @@ fn without_models_it_still_runs_what_needs_none_and_says_what_it_skipped() {
     assert!(outcome.skipped.iter().any(|s| s.contains("model evaluators")));
     let report = std::fs::read_to_string(&outcome.report).unwrap();
     assert!(report.contains("Skipped: it needs at least one inference model"));
+    assert!(report.contains("## Composite quality signal"), "{report}");
     // The calibrated paper scenario still runs and ranks Llama-3.2-3B above Phi-3-mini.
     let rewards = std::fs::read_to_string(cfg.out.join("rewards_paper.csv")).unwrap();
     assert!(rewards.contains("Llama-3.2-3B") && rewards.contains("Phi-3-mini"));

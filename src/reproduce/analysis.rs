@@ -59,6 +59,8 @@ pub(crate) struct Analysis {
     /// The built-in scenario calibrated to the paper's reported figures.
     pub paper: Report,
     pub paper_beta_sweep: Vec<(f64, Report)>,
+    /// The calibrated composite quality signal, or why it did not run.
+    pub quality: std::result::Result<super::quality::QualityAnalysis, String>,
 }
 
 const TASKS: [(&str, Option<Task>); 3] =
@@ -163,7 +165,8 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<Analysis> {
     paper.seed = cfg.seed;
     let paper_beta_sweep = sweep(&paper)?;
     let paper = simulate(&paper)?;
-    Ok(Analysis { agreement, models, measured, beta_sweep, paper, paper_beta_sweep })
+    let quality = super::quality::analyze(m, cfg)?;
+    Ok(Analysis { agreement, models, measured, beta_sweep, paper, paper_beta_sweep, quality })
 }
 
 /// The PoQ network of what was measured: each generator an inference node whose true quality per

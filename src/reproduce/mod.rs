@@ -10,6 +10,7 @@ mod analysis;
 mod data;
 mod fetching;
 mod nodes;
+mod quality;
 mod report;
 mod run;
 

@@ -66,6 +66,43 @@ fn est(e: &Option<Estimate>) -> String {
     e.as_ref().map_or("–".to_owned(), |e| format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci_low, e.ci_high))
 }
 
+/// Whether the composite beats the best single evaluator on the held-out rows, in one sentence.
+fn verdict(q: &super::quality::QualityAnalysis) -> String {
+    let gain = |g: &Option<poq_eval::quality::Gain>, against: &str| -> String {
+        match g {
+            None => format!("against {against} the difference could not be measured"),
+            Some(g) => {
+                let word = if g.ci_low > 0.0 {
+                    "beats it"
+                } else if g.ci_high < 0.0 {
+                    "trails it"
+                } else {
+                    "is not distinguishable from it (the interval contains 0)"
+                };
+                format!(
+                    "against {against} the composite {word}: {:+.3} Pearson (paired bootstrap 95% CI [{:+.3}, {:+.3}], \
+                     n = {})",
+                    g.estimate, g.ci_low, g.ci_high, g.n
+                )
+            }
+        }
+    };
+    let mut s = format!(
+        "**Verdict (held out):** the best single evaluator on the calibration split is {}; {}; {}.",
+        q.best_single,
+        gain(&q.gain_over_best.0, "token F1"),
+        gain(&q.gain_over_best.1, "the judge")
+    );
+    if let Some(g) = &q.gain_over_consensus {
+        let _ = write!(
+            s,
+            " Over the mean consensus, against F1: {:+.3} Pearson (CI [{:+.3}, {:+.3}]).",
+            g.estimate, g.ci_low, g.ci_high
+        );
+    }
+    s
+}
+
 fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(io_err(path))
 }
@@ -140,6 +177,7 @@ pub(crate) fn write(
     sections.quality_and_latency(&mut md)?;
     sections.costs(&mut md)?;
     sections.measured_rewards(&mut md)?;
+    sections.composite_quality(&mut md)?;
     sections.paper_scenario(&mut md)?;
     sections.paper_beside_run(&mut md);
     sections.run_time(&mut md);
@@ -348,6 +386,95 @@ impl Sections<'_> {
                 let _ = writeln!(md, "Skipped: it needs at least one inference model and one model evaluator.\n");
             }
         }
+        Ok(())
+    }
+
+    /// The calibrated composite quality signal: audit, held-out comparison, rewards.
+    fn composite_quality(&self, md: &mut String) -> Result<()> {
+        let Sections { a, out, .. } = *self;
+        let _ = writeln!(md, "## Composite quality signal (calibrated, held out)\n");
+        let q = match &a.quality {
+            Ok(q) => q,
+            Err(why) => {
+                let _ = writeln!(md, "Skipped: {why}.\n");
+                return Ok(());
+            }
+        };
+        let model = &q.fitted.model;
+        let _ = writeln!(
+            md,
+            "Each answer is scored on quality dimensions (docs/quality.md): structure, semantic (each STS \
+             evaluator against the reference), query–output alignment, agreement of the evaluators and the \
+             model's running prior. The {} answers are split by prompt id with seed {}: {} calibration rows fit \
+             everything (dimension selection, weights, the isotonic map); the {} held-out rows ({} prompts) are \
+             only reported on. The fitted composite is `composite.json`.\n",
+            q.rows,
+            model.fit.seed,
+            q.fitted.split.calibration.len(),
+            q.fitted.split.held_out.len(),
+            q.held_out_prompts
+        );
+        let _ = writeln!(md, "### Audit of the dimensions (calibration split)\n");
+        let mut t = Table::new(["dimension", "against", "task", "n", "Pearson", "Spearman", "Kendall tau-b", "flag"]);
+        let ci = |c: &Option<poq_eval::stats::Correlation>| {
+            c.map_or("–".to_owned(), |c| format!("{:.3} [{:.3}, {:.3}]", c.estimate, c.ci_low, c.ci_high))
+        };
+        for r in &q.fitted.audit.rows {
+            let flag = match (r.negative, r.unreliable) {
+                (true, _) => "negative",
+                (false, true) => "unreliable",
+                _ => "",
+            };
+            t.row([
+                r.dimension.clone(),
+                r.against.as_str().to_owned(),
+                r.task.map_or("all", |t| t.short_name()).to_owned(),
+                r.n.to_string(),
+                ci(&r.pearson),
+                ci(&r.spearman),
+                ci(&r.kendall),
+                flag.to_owned(),
+            ]);
+        }
+        let _ = writeln!(md, "{t}");
+        let weights: Vec<String> =
+            model.dimensions.iter().zip(&model.weights).map(|(d, w)| format!("{d} {w:.3}")).collect();
+        let _ = writeln!(md, "Kept, with their weights ({:?}): {}.\n", model.fit.weight_rule, weights.join(", "));
+        for d in &model.dropped {
+            let _ = writeln!(md, "- dropped {}: {}", d.name, d.reason);
+        }
+        let _ = writeln!(md);
+        let _ = writeln!(md, "### The composite beside single evaluators and the mean consensus (held out)\n");
+        let mut t = Table::new(["signal", "against", "n", "Pearson", "Spearman", "Kendall tau-b"]);
+        for r in &q.held_out {
+            t.row([
+                r.signal.clone(),
+                r.against.clone(),
+                r.n.to_string(),
+                est(&r.pearson),
+                est(&r.spearman),
+                est(&r.kendall),
+            ]);
+        }
+        let _ = writeln!(md, "{t}");
+        let _ = writeln!(md, "{}\n", verdict(q));
+        if let Some((consensus, composite)) = &q.rewards {
+            let _ = writeln!(
+                md,
+                "### Monte Carlo rewards with the composite as the quality signal (held-out prompts)\n\n\
+                 The same rule as above on the held-out prompts only: first the measured evaluators under mean \
+                 consensus, then the composite as the only evaluator (its cost: the evaluators' latencies summed, \
+                 since it runs them all). Consensus MAE against F1 × 10: {} with the evaluators, {} with the \
+                 composite.\n",
+                f(consensus.consensus.mae, 3),
+                f(composite.consensus.mae, 3)
+            );
+            let _ = writeln!(md, "{}", reward_table(consensus));
+            let _ = writeln!(md, "{}", reward_table(composite));
+            poq_sim::output::write_csv_file(&out.join("rewards_composite.csv"), &[(0, consensus), (1, composite)])?;
+        }
+        write_file(&out.join("composite.json"), &model.to_json()?)?;
+        write_file(&out.join("quality_audit.json"), &serde_json::to_string_pretty(&q.fitted.audit)?)?;
         Ok(())
     }
 

@@ -65,6 +65,11 @@ pub(crate) struct Measured {
     pub em: Vec<Vec<f64>>,
     pub evaluators: Vec<Scores>,
     pub judge: Option<Scores>,
+    /// Query–output alignment `[g][p]`: the first STS bi-encoder's score of each answer against its
+    /// question (QA) or article (summaries), for the quality dimensions; None without an STS model.
+    pub alignment: Option<Scores>,
+    /// Each prompt's token budget, for the structure dimension's truncation check.
+    pub max_new_tokens: Vec<usize>,
 }
 
 /// Model files with their sha256, paths as the report shows them ([`relative_to_cwd`]).
@@ -207,10 +212,17 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             None
         }
     };
+    let alignment = match evaluator_specs.iter().find(|s| s.kind == super::nodes::EvaluatorKind::Sts) {
+        Some(spec) if !answers.is_empty() => {
+            Some(align_with(spec, &prompts, &answers, &mut score_cache, cfg.progress)?)
+        }
+        _ => None,
+    };
     lap("scoring and profiling", &mut stages);
 
     // 4–5. Analysis, simulation, report.
-    let measured = Measured { prompts, sources, answers, f1, em, evaluators, judge };
+    let max_new_tokens = requests.iter().map(|r| r.max_new_tokens).collect();
+    let measured = Measured { prompts, sources, answers, f1, em, evaluators, judge, alignment, max_new_tokens };
     let analysis: Analysis = analysis::analyze(&measured, cfg)?;
     lap("analysis and simulation", &mut stages);
     let report = report::write(cfg, &measured, &analysis, &skipped, &stages)?;
@@ -372,6 +384,59 @@ fn score_with(
     };
     let profile = profile.map(|p| ProfileRecord { name: spec.name(), ..p });
     Ok(Scores { name: spec.name(), files, scores, profile })
+}
+
+/// What the alignment dimension compares an answer with: the question (QA), else the source.
+pub(crate) fn alignment_input(sample: &Sample) -> &str {
+    match (&sample.task, &sample.question) {
+        (Task::QuestionAnswering, Some(q)) => q,
+        _ => &sample.input,
+    }
+}
+
+/// Every answer's query–output alignment by the bi-encoder of `spec`, cached like scores (key
+/// `alignment`), so a resumed run reads them back instead of embedding again.
+fn align_with(
+    spec: &EvaluatorSpec,
+    prompts: &[Sample],
+    answers: &[Answers],
+    cache: &mut DiskCache<f64>,
+    progress: bool,
+) -> Result<Scores> {
+    use poq_eval::quality::{AlignmentDimension, Dimension, QualityItem};
+    let files = hashed(model_files(&spec.dir))?;
+    let id = identity(&files, &spec.name());
+    let mut dimension: Option<AlignmentDimension<Box<dyn Evaluator>>> = None;
+    let pb = bar(answers.len() * prompts.len(), progress, &format!("aligning with {}", spec.name()));
+    let mut scores = Vec::with_capacity(answers.len());
+    for a in answers {
+        let items: Vec<QualityItem> = prompts
+            .iter()
+            .zip(&a.generations)
+            .map(|(s, g)| QualityItem::new(EvalItem::new(g.text.clone(), Vec::new()).with_input(alignment_input(s))))
+            .collect();
+        let keys: Vec<String> = items
+            .iter()
+            .zip(prompts)
+            .map(|(it, s)| Ok(cache_key(&["alignment", &id, &s.id, &serde_json::to_string(&it.eval)?])))
+            .collect::<Result<_>>()?;
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| cache.get(&keys[i]).is_none()).collect();
+        for chunk in missing.chunks(64) {
+            let dim = match &mut dimension {
+                Some(d) => d,
+                empty => empty.insert(AlignmentDimension::new(spec.load()?)),
+            };
+            let batch: Vec<QualityItem> = chunk.iter().map(|&i| items[i].clone()).collect();
+            for (&i, s) in chunk.iter().zip(dim.score_items(&batch)?) {
+                cache.insert(keys[i].clone(), s.value())?;
+            }
+            pb.inc(chunk.len() as u64);
+        }
+        pb.inc((items.len() - missing.len()) as u64);
+        scores.push(keys.iter().map(|k| cache.get(k).copied().unwrap_or(f64::NAN)).collect());
+    }
+    pb.finish_and_clear();
+    Ok(Scores { name: format!("alignment:{}", spec.name()), files, scores, profile: None })
 }
 
 /// The (generator, prompt) pairs of each (generator, task) cell, in order.

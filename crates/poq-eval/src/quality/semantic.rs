@@ -9,7 +9,6 @@ use poq_core::{EvalItem, Evaluator, Score};
 /// Semantic quality (name `semantic:<evaluator>`): the wrapped evaluator's 0–10 score of the
 /// candidate against the references, unchanged. With an [`StsEvaluator`](crate::StsEvaluator) that
 /// is `10 · max(0, cos(candidate, reference))`, best over references.
-#[derive(Debug)]
 pub struct SemanticDimension<E> {
     evaluator: E,
     name: String,
@@ -30,7 +29,14 @@ impl<E: Evaluator> SemanticDimension<E> {
     }
 }
 
-impl<E: Evaluator + std::fmt::Debug> Dimension for SemanticDimension<E> {
+// By name: any evaluator fits, boxed trait objects (which have no `Debug`) included.
+impl<E> std::fmt::Debug for SemanticDimension<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SemanticDimension").field("name", &self.name).finish()
+    }
+}
+
+impl<E: Evaluator> Dimension for SemanticDimension<E> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -46,7 +52,6 @@ impl<E: Evaluator + std::fmt::Debug> Dimension for SemanticDimension<E> {
 /// references. With an [`StsEvaluator`](crate::StsEvaluator) that is the bi-encoder's
 /// `10 · max(0, cos(question, answer))`. An empty answer scores 0; an item without input is an
 /// error naming the item.
-#[derive(Debug)]
 pub struct AlignmentDimension<E> {
     evaluator: E,
     name: String,
@@ -67,7 +72,14 @@ impl<E: Evaluator> AlignmentDimension<E> {
     }
 }
 
-impl<E: Evaluator + std::fmt::Debug> Dimension for AlignmentDimension<E> {
+// By name: any evaluator fits, boxed trait objects (which have no `Debug`) included.
+impl<E> std::fmt::Debug for AlignmentDimension<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignmentDimension").field("name", &self.name).finish()
+    }
+}
+
+impl<E: Evaluator> Dimension for AlignmentDimension<E> {
     fn name(&self) -> &str {
         &self.name
     }

@@ -1,0 +1,273 @@
+//! The calibrated multi-dimensional quality signal on the measured answers (issue 18, after arXiv
+//! 2603.04028): dimensions per answer, the audit and fit on a calibration split by prompt id, the
+//! composite beside the best single evaluator and the mean consensus on the held-out prompts, and
+//! Monte Carlo rewards with the composite as the quality signal.
+
+use super::analysis::Estimate;
+use super::run::Measured;
+use super::{Config, Result};
+use poq_core::{EvalItem, Score};
+use poq_eval::quality::{
+    AuditConfig, CalibrationConfig, DimensionTable, Fitted, Gain, GenerationFacts, NodePriors, QualityItem,
+    StructureDimension, agreement_score, correlation_gain, fit_composite,
+};
+use poq_eval::stats::{BootstrapConfig, Method, correlate};
+use poq_sim::{Cost, EvaluatorNode, InferenceNode, QualityModel, Report, Scenario, ScoreModel, simulate};
+use std::collections::BTreeMap;
+
+/// One signal's agreement with a yardstick on the held-out rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct HeldOut {
+    pub signal: String,
+    /// `f1` or the judge's name.
+    pub against: String,
+    pub n: usize,
+    pub pearson: Option<Estimate>,
+    pub spearman: Option<Estimate>,
+    pub kendall: Option<Estimate>,
+}
+
+/// Everything the report's quality section shows.
+#[derive(Debug)]
+pub(crate) struct QualityAnalysis {
+    pub fitted: Fitted,
+    pub rows: usize,
+    pub held_out_prompts: usize,
+    pub held_out: Vec<HeldOut>,
+    /// The single evaluator with the best calibration-split Pearson with F1.
+    pub best_single: String,
+    /// Composite minus best single evaluator, Pearson, held out: against F1, against the judge.
+    pub gain_over_best: (Option<Gain>, Option<Gain>),
+    /// Composite minus the mean consensus, Pearson with F1, held out.
+    pub gain_over_consensus: Option<Gain>,
+    /// Monte Carlo on the held-out prompts: the evaluators' mean consensus, then the composite.
+    pub rewards: Option<(Report, Report)>,
+}
+
+const CONSENSUS: &str = "mean consensus";
+const COMPOSITE: &str = "composite";
+
+/// The dimension table of every (model, prompt) answer, row `g · prompts + p`.
+fn dimension_table(m: &Measured) -> Result<DimensionTable> {
+    let prompts = m.prompts.len();
+    let structure = StructureDimension::default();
+    let (mut ids, mut tasks, mut f1, mut judge) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut names = vec!["structure".to_owned()];
+    names.extend(m.evaluators.iter().map(|e| format!("semantic:{}", e.name)));
+    names.extend(m.alignment.iter().map(|a| a.name.clone()));
+    let agreement = m.evaluators.len() >= 2;
+    if agreement {
+        names.push("agreement".to_owned());
+    }
+    names.push("prior".to_owned());
+    let mut columns = vec![Vec::with_capacity(prompts * m.answers.len()); names.len()];
+    // Priors run over prompts in order, as rounds: each answer sees its model's mean consensus
+    // and latency over the earlier prompts only.
+    let mut priors = NodePriors::default();
+    let mut prior_scores = vec![Vec::with_capacity(prompts); m.answers.len()];
+    for p in 0..prompts {
+        for (g, a) in m.answers.iter().enumerate() {
+            prior_scores[g].push(priors.quality_prior(&a.name).value());
+        }
+        for (g, a) in m.answers.iter().enumerate() {
+            let consensus = m.evaluators.iter().map(|e| e.scores[g][p]).filter(|v| v.is_finite()).collect::<Vec<_>>();
+            if !consensus.is_empty() {
+                let q = Score::clamped(consensus.iter().sum::<f64>() / consensus.len() as f64)?;
+                priors.update(&a.name, q, a.generations[p].latency().as_secs_f64() * 1e3)?;
+            }
+        }
+    }
+    for (g, a) in m.answers.iter().enumerate() {
+        for (p, s) in m.prompts.iter().enumerate() {
+            ids.push(s.id.clone());
+            tasks.push(s.task);
+            f1.push(m.f1[g][p]);
+            judge.push(m.judge.as_ref().map_or(f64::NAN, |j| j.scores[g][p]));
+            let generation = &a.generations[p];
+            let item = QualityItem::new(EvalItem::new(generation.text.clone(), s.references.clone()))
+                .with_task(s.task)
+                .with_generation(GenerationFacts::from_generation(generation, m.max_new_tokens.get(p).copied()));
+            let mut c = 0;
+            let mut push = |v: f64| {
+                columns[c].push(v);
+                c += 1;
+            };
+            push(structure.breakdown(&item).score());
+            for e in &m.evaluators {
+                push(e.scores[g][p]);
+            }
+            if let Some(al) = &m.alignment {
+                push(al.scores[g][p]);
+            }
+            if agreement {
+                let v: Vec<f64> = m.evaluators.iter().map(|e| e.scores[g][p]).collect();
+                push(agreement_score(&v)?.value());
+            }
+            push(prior_scores[g][p]);
+        }
+    }
+    let table =
+        DimensionTable { ids, tasks, names, columns, f1, judge: if m.judge.is_some() { judge } else { Vec::new() } };
+    table.validate()?;
+    Ok(table)
+}
+
+fn estimate(method: Method, x: &[f64], y: &[f64], boot: &BootstrapConfig) -> Option<Estimate> {
+    correlate(method, x, y, boot).ok().map(|c| Estimate { value: c.estimate, ci_low: c.ci_low, ci_high: c.ci_high })
+}
+
+/// The quality section's analysis, or why it could not run (too few answers or evaluators, no
+/// dimension reliable on the calibration split).
+pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<QualityAnalysis, String>> {
+    if m.answers.is_empty() || m.evaluators.is_empty() {
+        return Ok(Err("it needs at least one inference model and one model evaluator".to_owned()));
+    }
+    let table = dimension_table(m)?;
+    let boot = BootstrapConfig { seed: cfg.seed, ..BootstrapConfig::default() };
+    let calibration = CalibrationConfig {
+        seed: cfg.seed,
+        audit: AuditConfig { bootstrap: boot, ..AuditConfig::default() },
+        ..CalibrationConfig::default()
+    };
+    let fitted = match fit_composite(&table, &calibration) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("the composite could not be fitted on this run's answers: {e}"))),
+    };
+    let (cal, held) = (table.rows(&fitted.split.calibration), table.rows(&fitted.split.held_out));
+    // The best single evaluator is chosen on the calibration split, like everything fitted.
+    let pearson_f1 = |t: &DimensionTable, col: &[f64]| {
+        poq_eval::stats::pearson(col, &t.f1).map_or(f64::NEG_INFINITY, |c| c.estimate)
+    };
+    let single: Vec<(String, String)> =
+        m.evaluators.iter().map(|e| (e.name.clone(), format!("semantic:{}", e.name))).collect();
+    let Some((best_single, best_column)) = single
+        .iter()
+        .max_by(|a, b| {
+            let score = |c: &str| cal.column(c).map_or(f64::NEG_INFINITY, |v| pearson_f1(&cal, v));
+            score(&a.1).total_cmp(&score(&b.1))
+        })
+        .cloned()
+    else {
+        return Ok(Err("no model evaluator ran".to_owned()));
+    };
+    let composite: Vec<f64> = fitted.model.score_table(&held)?.iter().map(|s| s.value()).collect();
+    let consensus: Vec<f64> = (0..held.len())
+        .map(|r| single.iter().filter_map(|(_, c)| held.column(c).map(|v| v[r])).sum::<f64>() / single.len() as f64)
+        .collect();
+    let mut signals: Vec<(String, Vec<f64>)> = vec![(COMPOSITE.to_owned(), composite.clone())];
+    for (name, column) in &single {
+        signals.push((name.clone(), held.column(column).map(<[f64]>::to_vec).unwrap_or_default()));
+    }
+    signals.push((CONSENSUS.to_owned(), consensus.clone()));
+    let judge_name = m.judge.as_ref().map(|j| j.name.clone());
+    let judged: Vec<usize> = (0..held.len()).filter(|&r| held.judge.get(r).is_some_and(|v| v.is_finite())).collect();
+    let mut held_out = Vec::new();
+    for (name, v) in &signals {
+        let mut yardsticks = vec![("f1".to_owned(), (0..held.len()).collect::<Vec<_>>(), &held.f1)];
+        if let Some(j) = &judge_name {
+            yardsticks.push((j.clone(), judged.clone(), &held.judge));
+        }
+        for (against, rows, truth) in yardsticks {
+            let x: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
+            let y: Vec<f64> = rows.iter().map(|&r| truth[r]).collect();
+            held_out.push(HeldOut {
+                signal: name.clone(),
+                against,
+                n: x.len(),
+                pearson: estimate(Method::Pearson, &x, &y, &boot),
+                spearman: estimate(Method::Spearman, &x, &y, &boot),
+                kendall: estimate(Method::KendallTauB, &x, &y, &boot),
+            });
+        }
+    }
+    let best: Vec<f64> = held.column(&best_column).map(<[f64]>::to_vec).unwrap_or_default();
+    let gain_f1 = correlation_gain(Method::Pearson, &composite, &best, &held.f1, &boot).ok();
+    let pick = |v: &[f64]| judged.iter().map(|&r| v[r]).collect::<Vec<f64>>();
+    let gain_judge = correlation_gain(Method::Pearson, &pick(&composite), &pick(&best), &pick(&held.judge), &boot).ok();
+    let gain_over_consensus = correlation_gain(Method::Pearson, &composite, &consensus, &held.f1, &boot).ok();
+    let held_prompts: Vec<usize> = (0..m.prompts.len())
+        .filter(|&p| !fitted.split.calibration.iter().any(|&r| table.ids[r] == m.prompts[p].id))
+        .collect();
+    let rewards = held_out_rewards(m, cfg, &fitted, &table, &held_prompts)?;
+    Ok(Ok(QualityAnalysis {
+        rows: table.len(),
+        held_out_prompts: held_prompts.len(),
+        fitted,
+        held_out,
+        best_single,
+        gain_over_best: (gain_f1, gain_judge),
+        gain_over_consensus,
+        rewards,
+    }))
+}
+
+/// Two Monte Carlo runs on the held-out prompts: the measured evaluators under mean consensus
+/// (as the measured scenario), and the composite as the only evaluator node. Inference nodes'
+/// true quality is their token F1 × 10 on those prompts; the composite's cost is the sum of the
+/// evaluators' measured latencies (it runs them all).
+fn held_out_rewards(
+    m: &Measured,
+    cfg: &Config,
+    fitted: &Fitted,
+    table: &DimensionTable,
+    held_prompts: &[usize],
+) -> Result<Option<(Report, Report)>> {
+    if held_prompts.is_empty() {
+        return Ok(None);
+    }
+    let composite_all: Vec<f64> = fitted.model.score_table(table)?.iter().map(|s| s.value()).collect();
+    let n = m.prompts.len();
+    let inference: Vec<InferenceNode> = m
+        .answers
+        .iter()
+        .enumerate()
+        .map(|(g, a)| {
+            let latency = held_prompts.iter().map(|&p| a.generations[p].latency().as_secs_f64() * 1e3).sum::<f64>()
+                / held_prompts.len() as f64;
+            let mut node = poq_sim::inference_node(&a.name, 5.0, 0.0, latency);
+            node.quality = QualityModel::Empirical { scores: held_prompts.iter().map(|&p| m.f1[g][p]).collect() };
+            node
+        })
+        .collect();
+    let node = |name: &str, scores: BTreeMap<String, Vec<f64>>, latency: f64| -> EvaluatorNode {
+        let mut e = poq_sim::evaluator_node(name, 1.0, 0.0, 1.0, latency);
+        e.scoring = ScoreModel::Empirical { scores };
+        e.cost = Cost::Latency(latency);
+        e
+    };
+    let latency = |e: &super::run::Scores| e.profile.as_ref().map_or(1.0, |p| p.cost.latency_mean_ms);
+    let evaluators: Vec<EvaluatorNode> = m
+        .evaluators
+        .iter()
+        .map(|e| {
+            let table = m
+                .answers
+                .iter()
+                .zip(&e.scores)
+                .map(|(a, s)| (a.name.clone(), held_prompts.iter().map(|&p| s[p]).collect()))
+                .collect();
+            node(&e.name, table, latency(e))
+        })
+        .collect();
+    let composite_table = m
+        .answers
+        .iter()
+        .enumerate()
+        .map(|(g, a)| (a.name.clone(), held_prompts.iter().map(|&p| composite_all[g * n + p]).collect()))
+        .collect();
+    let composite_cost = m.evaluators.iter().map(latency).sum::<f64>();
+    let scenario = |evaluators: Vec<EvaluatorNode>, name: &str| -> Scenario {
+        let k = evaluators.len().min(3);
+        let mut sc = Scenario::new(inference.clone(), evaluators);
+        sc.name = name.into();
+        sc.audit = poq_sim::Audit::RECOMMENDED;
+        sc.k = k;
+        sc.prompts = held_prompts.len();
+        sc.rounds = cfg.rounds;
+        sc.seed = cfg.seed;
+        sc
+    };
+    let consensus = simulate(&scenario(evaluators, "held-out, mean consensus"))?;
+    let composite = simulate(&scenario(vec![node(COMPOSITE, composite_table, composite_cost)], "held-out, composite"))?;
+    Ok(Some((consensus, composite)))
+}
