@@ -111,6 +111,9 @@ unsafe fn values512(ch: Chunk) -> [__m512; 2] {
     }
 }
 
+/// Bytes of weights requested ahead of the block being multiplied.
+const PREFETCH_AHEAD: usize = 1024;
+
 /// `row · xs[k]` for each of `N` vectors, with the lanes and tree of [`super::kernel::row_dots`]:
 /// lane `l` in register `l / 8`, lane `l % 8`.
 ///
@@ -159,6 +162,7 @@ pub(crate) unsafe fn row_dots512<B: Block, const N: usize>(row: &[u8], xs: [&[f3
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); 2]; N];
         for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD).cast());
             let header = B::header::<true>(block);
             for c in 0..B::LEN / 32 {
                 let w = values512(B::chunk_simd512(block, &header, c));
@@ -171,11 +175,73 @@ pub(crate) unsafe fn row_dots512<B: Block, const N: usize>(row: &[u8], xs: [&[f3
             }
         }
         let mut out = [0f32; N];
+        if N == 8 {
+            out.copy_from_slice(&reduce8_512(&acc[..])[..N]);
+            return out;
+        }
+        if N == 1 {
+            out[0] = reduce1_512(acc[0]);
+            return out;
+        }
         for (o, a) in out.iter_mut().zip(&acc) {
             let mut lanes = [0f32; LANES];
             _mm512_storeu_ps(lanes.as_mut_ptr(), a[0]);
             _mm512_storeu_ps(lanes.as_mut_ptr().add(16), a[1]);
             *o = reduce(&lanes);
+        }
+        out
+    }
+}
+
+/// [`reduce`] of one vector's lanes in registers: the same pairs at every level.
+#[inline(always)]
+unsafe fn reduce1_512(a: [__m512; 2]) -> f32 {
+    // SAFETY: AVX-512F (the caller's contract).
+    unsafe {
+        let s16 = _mm512_add_ps(a[0], a[1]);
+        // The upper half through a 64-bit view: extracting 32-bit halves needs AVX-512DQ.
+        let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(s16)));
+        let s8 = _mm256_add_ps(_mm512_castps512_ps256(s16), high);
+        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
+        let t = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)))
+    }
+}
+
+/// [`reduce`] of eight vectors' lanes at once, in registers: each level of the tree adds the same
+/// pairs of lanes as `reduce` (so the sums are identical bit for bit), with two vectors' halves
+/// (then four vectors' quarters) packed into one register per addition. Storing every vector's
+/// lanes and re-reading them in narrower pieces instead stalls on store forwarding, eight times per
+/// row.
+#[inline(always)]
+unsafe fn reduce8_512(acc: &[[__m512; 2]]) -> [f32; 8] {
+    // SAFETY: AVX-512F (the caller's contract); `acc` holds eight vectors.
+    unsafe {
+        // Level 1: lane l + lane l + 16.
+        let s16: [__m512; 8] = std::array::from_fn(|v| _mm512_add_ps(acc[v][0], acc[v][1]));
+        // Level 2: lane l + lane l + 8, for vectors v and v + 1 in one register.
+        let mut s8 = [_mm512_setzero_ps(); 4];
+        for p in 0..4 {
+            let (a, b) = (s16[2 * p], s16[2 * p + 1]);
+            let low = _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b);
+            let high = _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b);
+            s8[p] = _mm512_add_ps(low, high);
+        }
+        // Level 3: lane l + lane l + 4, four vectors per register (one per 128-bit quarter).
+        let mut out = [0f32; 8];
+        for q in 0..2 {
+            let (a, b) = (s8[2 * q], s8[2 * q + 1]);
+            let low = _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b);
+            let high = _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b);
+            let s4 = _mm512_add_ps(low, high);
+            // Level 4: (s4[0] + s4[2]) + (s4[1] + s4[3]) in lane 0 of each quarter.
+            let t = _mm512_add_ps(s4, _mm512_permute_ps::<0b01_00_11_10>(s4));
+            let u = _mm512_add_ps(t, _mm512_permute_ps::<0b10_11_00_01>(t));
+            let mut lanes = [0f32; 16];
+            _mm512_storeu_ps(lanes.as_mut_ptr(), u);
+            for v in 0..4 {
+                out[4 * q + v] = lanes[4 * v];
+            }
         }
         out
     }
