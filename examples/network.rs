@@ -18,11 +18,11 @@ use clap::Parser;
 use poq::core::{Generation, GenerationRequest, Generator, Task};
 use poq::eval::datasets::PromptTemplates;
 use poq::infer::{ServerConfig, serve};
+use poq::net::{Coordinator, Network, NodeEntry, Prompt, serve_evaluator, verify_transcript};
 use poq_app::network::{RunFacts, report};
 use poq_app::reproduce::{
     Config, EvaluatorSpec, GeneratorSource, GeneratorSpec, default_evaluators, default_generators, load_prompts,
 };
-use poq::net::{Coordinator, Network, NodeEntry, Prompt, serve_evaluator, verify_transcript};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};

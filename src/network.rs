@@ -5,8 +5,8 @@
 use crate::table::Table;
 use poq::core::{EvalItem, Evaluator};
 use poq::eval::TokenF1;
-use poq::sim::mean_ci95;
 use poq::net::{Network, Prompt, RoundLine, monte_carlo};
+use poq::sim::mean_ci95;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -143,7 +143,7 @@ fn wrap_label(name: &str, width: f64) -> Vec<String> {
     let mut piece = String::new();
     for c in name.chars() {
         piece.push(c);
-        if matches!(c, '-' | '_' | '.' | '/' | ' ') {
+        if matches!(c, '-' | '_' | '.' | '/' | ' ' | '@') {
             pieces.push(std::mem::take(&mut piece));
         }
     }
@@ -358,6 +358,11 @@ impl BarChart {
                     escape(name),
                     escape(sname)
                 );
+                // Values are written over bars wide enough to hold them (about 5.5 px a character at
+                // font size 10); narrower bars keep them on hover only, or the labels overlap.
+                if bar_w < 5.5 * fmt_value(v).len() as f64 {
+                    continue;
+                }
                 let label_y = if v < 0.0 { top + h + 12.0 } else { top - 4.0 };
                 let _ = write!(
                     f.svg,
@@ -491,6 +496,25 @@ mod tests {
         assert!(svg.contains(">0</text>"));
         // One divider, before the third group.
         assert_eq!(svg.matches("stroke-dasharray").count(), 1);
+    }
+
+    #[test]
+    fn crowded_bars_keep_their_values_on_hover_only() {
+        let groups: Vec<String> = (0..9).map(|g| format!("class{g}@cpu")).collect();
+        let series: Vec<(String, Vec<f64>)> = (0..5).map(|s| (format!("p{s}"), vec![0.123; 9])).collect();
+        let svg = BarChart { title: "t".into(), y_label: "y".into(), groups: groups.clone(), series, dividers: vec![] }
+            .to_svg();
+        assert!(well_formed(&svg) && svg.contains("class8@cpu / p4: 0.123"), "{svg}");
+        assert!(!svg.contains(">0.123</text>"), "45 bars of 9 px cannot carry their values");
+        let few = BarChart {
+            title: "t".into(),
+            y_label: "y".into(),
+            groups: groups[..2].to_vec(),
+            series: vec![("s".into(), vec![0.123, 0.5])],
+            dividers: vec![],
+        }
+        .to_svg();
+        assert!(few.contains(">0.123</text>"), "wide bars are labelled");
     }
 
     #[test]

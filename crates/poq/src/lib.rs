@@ -47,9 +47,9 @@ pub use poq_core as core;
 pub use poq_eval as eval;
 #[cfg(feature = "infer")]
 pub use poq_infer as infer;
-#[cfg(feature = "profile")]
-pub use poq_profile as profile;
 #[cfg(feature = "net")]
 pub use poq_net as net;
+#[cfg(feature = "profile")]
+pub use poq_profile as profile;
 #[cfg(feature = "sim")]
 pub use poq_sim as sim;
