@@ -72,8 +72,19 @@ fn bad_requests_get_typed_errors_naming_the_field() {
         let got = v["error"]["param"].as_str().unwrap_or("");
         assert!(got.starts_with(param), "{body}: param {got:?}, message {}", v["error"]["message"]);
     }
+    // Refused from its declared length: the server may answer 413 and close the connection before
+    // the client has sent the body, which the client then sees as a broken pipe. Either way the
+    // body is not read and the server keeps serving.
     let huge = format!(r#"{{"items":[{{"candidate":"{}","references":["a"]}}]}}"#, "é".repeat(600_000));
-    assert_eq!(post(&format!("{base}/v1/score"), &huge).0, 413);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    match agent.post(&format!("{base}/v1/score")).header("content-type", "application/json").send(&huge) {
+        Ok(resp) => assert_eq!(resp.status().as_u16(), 413),
+        Err(ureq::Error::Io(e)) => {
+            assert!(matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset), "{e}")
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(post(&format!("{base}/v1/score"), r#"{"items":[{"candidate":"a","references":["a"]}]}"#).0, 200);
     assert_eq!(post(&format!("{base}/v1/nothing"), "{}").0, 404);
 }
 
