@@ -195,7 +195,7 @@ fn measured_scenario(m: &Measured, cfg: &Config) -> Option<Scenario> {
                 m.answers.iter().zip(&e.scores).map(|(a, s)| (a.name.clone(), s.clone())).collect();
             let latency = e.profile.as_ref().map_or(1.0, |p| p.cost.latency_mean_ms);
             let mut node = poq_sim::evaluator_node(&e.name, 1.0, 0.0, 1.0, latency);
-            node.scoring = ScoreModel::Empirical { scores: table };
+            node.scoring = ScoreModel::Empirical { scores: table, bias: 0.0, sd: 0.0 };
             node.cost = Cost::Latency(latency);
             node
         })

@@ -231,7 +231,7 @@ fn held_out_rewards(
         .collect();
     let node = |name: &str, scores: BTreeMap<String, Vec<f64>>, latency: f64| -> EvaluatorNode {
         let mut e = poq_sim::evaluator_node(name, 1.0, 0.0, 1.0, latency);
-        e.scoring = ScoreModel::Empirical { scores };
+        e.scoring = ScoreModel::Empirical { scores, bias: 0.0, sd: 0.0 };
         e.cost = Cost::Latency(latency);
         e
     };

@@ -55,11 +55,24 @@ pub enum ScoreModel {
         scale: f64,
     },
     /// A per-(prompt, answer) table: `scores[name][prompt]`, where `name` is an inference node (or a
-    /// downgrade model) whose output is scored.
+    /// downgrade model) whose output is scored; plus `bias + sd·ε`, so a pool of evaluators reading
+    /// one measured table can still disagree (both 0 by default: exactly the table).
     Empirical {
         /// Table keyed by output name.
         scores: BTreeMap<String, Vec<f64>>,
+        /// Systematic offset added to every score.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        bias: f64,
+        /// Standard deviation of fresh normal noise per score.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        sd: f64,
     },
+}
+
+// Unset noise fields stay out of files and transcripts, which therefore read as before.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// A quality model ready to sample.
@@ -150,8 +163,12 @@ pub(crate) enum Scorer {
         slope: f64,
         noise_sd: f64,
     },
-    /// `table[output][prompt]`.
-    Empirical(Vec<Vec<f64>>),
+    /// `table[output][prompt] + bias + noise_sd·ε`.
+    Empirical {
+        table: Vec<Vec<f64>>,
+        bias: f64,
+        noise_sd: f64,
+    },
 }
 
 impl Scorer {
@@ -162,7 +179,11 @@ impl Scorer {
                 let noise = if *noise_sd > 0.0 { noise_sd * rng.normal() } else { 0.0 };
                 intercept + slope * truth + noise
             }
-            Scorer::Empirical(t) => t[output][prompt],
+            Scorer::Empirical { table, bias, noise_sd } => {
+                let s = table[output][prompt];
+                // No draw without noise: a plain table uses no random numbers, as before.
+                if *noise_sd > 0.0 { s + bias + noise_sd * rng.normal() } else { s + bias }
+            }
         }
     }
 }
@@ -187,7 +208,9 @@ impl ScoreModel {
                 let noise_sd = scale * (1.0 - r * r).max(0.0).sqrt();
                 Ok(Scorer::Linear { intercept: m + bias - slope * m, slope, noise_sd })
             }
-            ScoreModel::Empirical { ref scores } => {
+            ScoreModel::Empirical { ref scores, bias, sd } => {
+                check(&format!("{field}.bias"), bias.is_finite(), "must be finite", bias)?;
+                check(&format!("{field}.sd"), sd.is_finite() && sd >= 0.0, "must be finite and >= 0", sd)?;
                 if let Some(extra) = scores.keys().find(|k| !outputs.contains(&k.as_str())) {
                     return Err(SimError::invalid(
                         format!("{field}.scores.{extra}"),
@@ -205,7 +228,7 @@ impl ScoreModel {
                         Ok(col.clone())
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(Scorer::Empirical(table))
+                Ok(Scorer::Empirical { table, bias, noise_sd: sd })
             }
         }
     }
@@ -251,9 +274,31 @@ mod tests {
             .compile("e", (5.0, 1.0), &[], 1)
             .unwrap_err();
         assert!(e.to_string().contains("e.correlation"), "{e}");
-        let table = ScoreModel::Empirical { scores: [("b".to_owned(), vec![1.0])].into() };
+        let table = ScoreModel::Empirical { scores: [("b".to_owned(), vec![1.0])].into(), bias: 0.0, sd: 0.0 };
         let e = table.compile("e", (5.0, 1.0), &["a"], 1).unwrap_err();
         assert!(e.to_string().contains("e.scores.b"), "{e}");
+    }
+
+    #[test]
+    fn empirical_noise_is_off_by_default_and_has_the_requested_moments() {
+        let table = |bias: f64, sd: f64| ScoreModel::Empirical { scores: [("a".to_owned(), vec![4.0])].into(), bias, sd };
+        // Default: exactly the table, no random number drawn, the same JSON as before the fields.
+        let plain = table(0.0, 0.0).compile("e", (5.0, 1.0), &["a"], 1).unwrap();
+        let (mut g, mut h) = (RoundRng::new(1, 2), RoundRng::new(1, 2));
+        assert_eq!(plain.score(7.0, 0, 0, &mut g), 4.0);
+        assert_eq!(g.normal().to_bits(), h.normal().to_bits());
+        let json = serde_json::to_string(&table(0.0, 0.0)).unwrap();
+        assert_eq!(json, r#"{"model":"empirical","scores":{"a":[4.0]}}"#);
+        let read: ScoreModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, table(0.0, 0.0));
+        let noisy = table(0.5, 2.0).compile("e", (5.0, 1.0), &["a"], 1).unwrap();
+        let n = 40_000;
+        let x: Vec<f64> = (0..n).map(|r| noisy.score(7.0, 0, 0, &mut RoundRng::new(9, r))).collect();
+        let m = x.iter().sum::<f64>() / n as f64;
+        let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n as f64).sqrt();
+        assert!((m - 4.5).abs() < 0.05 && (sd - 2.0).abs() < 0.05, "{m} {sd}");
+        let e = table(0.0, -1.0).compile("e", (5.0, 1.0), &["a"], 1).unwrap_err();
+        assert!(e.to_string().contains("e.sd"), "{e}");
     }
 
     #[test]
