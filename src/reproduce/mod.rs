@@ -7,6 +7,7 @@
 //! the rest still runs.
 
 mod analysis;
+mod attacks;
 mod data;
 mod fetching;
 mod nodes;

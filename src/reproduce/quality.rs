@@ -4,6 +4,7 @@
 //! Monte Carlo rewards with the composite as the quality signal.
 
 use super::analysis::Estimate;
+use super::attacks::{self, AttackSweep, Settings, Signal};
 use super::run::Measured;
 use super::{Config, Result};
 use poq_core::{EvalItem, Score};
@@ -42,10 +43,12 @@ pub(crate) struct QualityAnalysis {
     pub gain_over_consensus: Option<Gain>,
     /// Monte Carlo on the held-out prompts: the evaluators' mean consensus, then the composite.
     pub rewards: Option<(Report, Report)>,
+    /// The signals under evaluator attacks on the held-out prompts.
+    pub attacks: Option<AttackSweep>,
 }
 
-const CONSENSUS: &str = "mean consensus";
-const COMPOSITE: &str = "composite";
+pub(crate) const CONSENSUS: &str = "mean consensus";
+pub(crate) const COMPOSITE: &str = "composite";
 
 /// The dimension table of every (model, prompt) answer, row `g · prompts + p`.
 fn dimension_table(m: &Measured) -> Result<DimensionTable> {
@@ -188,7 +191,10 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<
     let held_prompts: Vec<usize> = (0..m.prompts.len())
         .filter(|&p| !fitted.split.calibration.iter().any(|&r| table.ids[r] == m.prompts[p].id))
         .collect();
-    let rewards = held_out_rewards(m, cfg, &fitted, &table, &held_prompts)?;
+    let composite_all = composite_by_model(m, &fitted, &table)?;
+    let rewards = held_out_rewards(m, cfg, &composite_all, &held_prompts)?;
+    let noise = pool_noise(&cal, &single.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
+    let attacks = attack_sweep(m, cfg, &composite_all, &best_single, noise, &held_prompts)?;
     Ok(Ok(QualityAnalysis {
         rows: table.len(),
         held_out_prompts: held_prompts.len(),
@@ -198,27 +204,14 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<
         gain_over_best: (gain_f1, gain_judge),
         gain_over_consensus,
         rewards,
+        attacks,
     }))
 }
 
-/// Two Monte Carlo runs on the held-out prompts: the measured evaluators under mean consensus
-/// (as the measured scenario), and the composite as the only evaluator node. Inference nodes'
-/// true quality is their token F1 × 10 on those prompts; the composite's cost is the sum of the
-/// evaluators' measured latencies (it runs them all).
-fn held_out_rewards(
-    m: &Measured,
-    cfg: &Config,
-    fitted: &Fitted,
-    table: &DimensionTable,
-    held_prompts: &[usize],
-) -> Result<Option<(Report, Report)>> {
-    if held_prompts.is_empty() {
-        return Ok(None);
-    }
-    let composite_all: Vec<f64> = fitted.model.score_table(table)?.iter().map(|s| s.value()).collect();
-    let n = m.prompts.len();
-    let inference: Vec<InferenceNode> = m
-        .answers
+/// The inference nodes on the held-out prompts: true quality their token F1 × 10 there, cost
+/// their mean measured latency there.
+fn held_out_inference(m: &Measured, held_prompts: &[usize]) -> Vec<InferenceNode> {
+    m.answers
         .iter()
         .enumerate()
         .map(|(g, a)| {
@@ -228,7 +221,34 @@ fn held_out_rewards(
             node.quality = QualityModel::Empirical { scores: held_prompts.iter().map(|&p| m.f1[g][p]).collect() };
             node
         })
-        .collect();
+        .collect()
+}
+
+/// `scores[model][prompt]` restricted to the held-out prompts, keyed by model name.
+fn held_out_table(m: &Measured, scores: &[Vec<f64>], held_prompts: &[usize]) -> BTreeMap<String, Vec<f64>> {
+    m.answers.iter().zip(scores).map(|(a, s)| (a.name.clone(), held_prompts.iter().map(|&p| s[p]).collect())).collect()
+}
+
+/// The composite's score of every answer, `[model][prompt]`.
+fn composite_by_model(m: &Measured, fitted: &Fitted, table: &DimensionTable) -> Result<Vec<Vec<f64>>> {
+    let all: Vec<f64> = fitted.model.score_table(table)?.iter().map(|s| s.value()).collect();
+    Ok(all.chunks(m.prompts.len().max(1)).map(<[f64]>::to_vec).collect())
+}
+
+/// Two Monte Carlo runs on the held-out prompts: the measured evaluators under mean consensus
+/// (as the measured scenario), and the composite as the only evaluator node. Inference nodes'
+/// true quality is their token F1 × 10 on those prompts; the composite's cost is the sum of the
+/// evaluators' measured latencies (it runs them all).
+fn held_out_rewards(
+    m: &Measured,
+    cfg: &Config,
+    composite: &[Vec<f64>],
+    held_prompts: &[usize],
+) -> Result<Option<(Report, Report)>> {
+    if held_prompts.is_empty() {
+        return Ok(None);
+    }
+    let inference = held_out_inference(m, held_prompts);
     let node = |name: &str, scores: BTreeMap<String, Vec<f64>>, latency: f64| -> EvaluatorNode {
         let mut e = poq_sim::evaluator_node(name, 1.0, 0.0, 1.0, latency);
         e.scoring = ScoreModel::Empirical { scores, bias: 0.0, sd: 0.0 };
@@ -236,25 +256,8 @@ fn held_out_rewards(
         e
     };
     let latency = |e: &super::run::Scores| e.profile.as_ref().map_or(1.0, |p| p.cost.latency_mean_ms);
-    let evaluators: Vec<EvaluatorNode> = m
-        .evaluators
-        .iter()
-        .map(|e| {
-            let table = m
-                .answers
-                .iter()
-                .zip(&e.scores)
-                .map(|(a, s)| (a.name.clone(), held_prompts.iter().map(|&p| s[p]).collect()))
-                .collect();
-            node(&e.name, table, latency(e))
-        })
-        .collect();
-    let composite_table = m
-        .answers
-        .iter()
-        .enumerate()
-        .map(|(g, a)| (a.name.clone(), held_prompts.iter().map(|&p| composite_all[g * n + p]).collect()))
-        .collect();
+    let evaluators: Vec<EvaluatorNode> =
+        m.evaluators.iter().map(|e| node(&e.name, held_out_table(m, &e.scores, held_prompts), latency(e))).collect();
     let composite_cost = m.evaluators.iter().map(latency).sum::<f64>();
     let scenario = |evaluators: Vec<EvaluatorNode>, name: &str| -> Scenario {
         let k = evaluators.len().min(3);
@@ -268,6 +271,66 @@ fn held_out_rewards(
         sc
     };
     let consensus = simulate(&scenario(evaluators, "held-out, mean consensus"))?;
-    let composite = simulate(&scenario(vec![node(COMPOSITE, composite_table, composite_cost)], "held-out, composite"))?;
+    let composite_node = node(COMPOSITE, held_out_table(m, composite, held_prompts), composite_cost);
+    let composite = simulate(&scenario(vec![composite_node], "held-out, composite"))?;
     Ok(Some((consensus, composite)))
+}
+
+/// Per-evaluator noise of the single-table pools: how much two honest evaluators disagree, from
+/// the two (or more) measured STS evaluators on the calibration rows — `sd(a − b) / √2` averaged
+/// over pairs, the noise each would carry if both read one signal plus independent errors. With
+/// one evaluator there is nothing to measure: 1 point, the synthetic pool's noise in
+/// examples/adversarial.rs.
+fn pool_noise(cal: &DimensionTable, columns: &[String]) -> f64 {
+    let cols: Vec<&[f64]> = columns.iter().filter_map(|c| cal.column(c)).collect();
+    let mut sds = Vec::new();
+    for i in 0..cols.len() {
+        for j in i + 1..cols.len() {
+            let d: Vec<f64> = cols[i].iter().zip(cols[j]).map(|(a, b)| a - b).collect();
+            let n = d.len() as f64;
+            if n >= 2.0 {
+                let mean = d.iter().sum::<f64>() / n;
+                sds.push((d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / 2f64.sqrt());
+            }
+        }
+    }
+    if sds.is_empty() { DEFAULT_POOL_NOISE } else { sds.iter().sum::<f64>() / sds.len() as f64 }
+}
+
+const DEFAULT_POOL_NOISE: f64 = 1.0;
+
+/// The attack sweep on the held-out prompts: the best single evaluator and the composite as
+/// pools of one table plus per-evaluator noise, and the measured evaluators side by side (their
+/// own disagreement is real, so no noise is added) when there are two or more.
+fn attack_sweep(
+    m: &Measured,
+    cfg: &Config,
+    composite: &[Vec<f64>],
+    best_single: &str,
+    noise_sd: f64,
+    held_prompts: &[usize],
+) -> Result<Option<AttackSweep>> {
+    if held_prompts.is_empty() || cfg.rounds == 0 {
+        return Ok(None);
+    }
+    let inference = held_out_inference(m, held_prompts);
+    let table =
+        |name: &str| m.evaluators.iter().find(|e| e.name == name).map(|e| held_out_table(m, &e.scores, held_prompts));
+    let mut signals = Vec::new();
+    if let Some(t) = table(best_single) {
+        signals.push(Signal { name: best_single.to_owned(), tables: vec![t], noise_sd });
+    }
+    if m.evaluators.len() >= 2 {
+        let tables = m.evaluators.iter().map(|e| held_out_table(m, &e.scores, held_prompts)).collect();
+        let name = format!("{CONSENSUS} of {}", m.evaluators.len());
+        signals.push(Signal { name, tables, noise_sd: 0.0 });
+    }
+    signals.push(Signal {
+        name: COMPOSITE.to_owned(),
+        tables: vec![held_out_table(m, composite, held_prompts)],
+        noise_sd,
+    });
+    // The trust rules' warm-up: a quarter of the rounds is left out of the error.
+    let settings = Settings { rounds: cfg.rounds, warmup: cfg.rounds / 4, seed: cfg.seed };
+    Ok(Some(attacks::sweep(&inference, &signals, settings)?))
 }

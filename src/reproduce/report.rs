@@ -160,6 +160,111 @@ fn sweep_csv(path: &Path, sweep: &[(f64, Report)]) -> Result<()> {
     Ok(poq_sim::output::write_csv_file(path, &reports)?)
 }
 
+/// The signals under evaluator attacks: what was run, a table per attack × defence saying whether
+/// the composite keeps the lowest error, the figures and `attacks.csv`.
+fn attack_section(md: &mut String, out: &Path, sweep: &super::attacks::AttackSweep) -> Result<()> {
+    use super::attacks::{ATTACKS, DEFENCES, K, POOL};
+    use super::quality::COMPOSITE;
+    let st = sweep.settings;
+    let signals = sweep.signals();
+    let noise: Vec<String> = signals
+        .iter()
+        .filter_map(|sig| sweep.rows.iter().find(|r| r.signal == *sig).map(|r| format!("{sig} {:.2}", r.noise_sd)))
+        .collect();
+    let _ = writeln!(
+        md,
+        "### The signals under evaluator attacks (held-out prompts)\n\n\
+         Each signal is the scoring of every honest evaluator in a pool of {POOL} (K = {K} drawn per answer) on the \
+         {} held-out prompts; true quality is F1 × 10. The last share (0–0.5) of the pool are adversaries (poq-sim's \
+         `inject`): boost +3, sabotage −3, collusion +3 for the weakest model and −3 for the others. Single-table \
+         pools add per-evaluator normal noise measured from the two STS evaluators' disagreement on the calibration \
+         rows (sd of their difference / √2), so honest evaluators disagree as much as two real ones do; the mean \
+         consensus pool alternates the measured evaluators and adds none (noise sd: {}). Defences: mean, median, \
+         and spot-check trust (poq-sim's relative rule, a trust-weighted mean; it judges each evaluator's \
+         spot-check error against its pool's median, so a signal is not punished for its own honest error). \
+         {} rounds per point, seed {}; consensus MAE after a {}-round warm-up. *Ranking kept*: inference nodes \
+         rank by mean reward as they do when the consensus is F1 × 10 itself ({}). Honest payout: mean \
+         reward per answer scored by honest evaluators (all costs equal, so it is agreement alone).\n",
+        sweep.prompts,
+        noise.join(", "),
+        st.rounds,
+        st.seed,
+        st.warmup,
+        sweep.oracle_ranking.join(" > ")
+    );
+    let mut headers = vec!["attack".to_owned(), "defence".to_owned()];
+    headers.extend(signals.iter().map(|s| format!("{s}: MAE at 0 / 0.3 / 0.5")));
+    headers.extend(
+        [
+            "composite lowest error at shares",
+            "ranking kept at shares (signal order)",
+            "honest payout at 0.3 (signal order)",
+        ]
+        .map(str::to_owned),
+    );
+    let mut t = Table::new(headers);
+    let shares: Vec<f64> = super::attacks::SHARES.iter().filter_map(|s| s.parse().ok()).collect();
+    for attack in ATTACKS {
+        for (defence, ..) in DEFENCES {
+            let mae = |sig: &str, share: f64| sweep.find(sig, attack, defence, share).map_or(f64::NAN, |r| r.mae);
+            let mut row = vec![attack.to_owned(), defence.to_owned()];
+            for sig in &signals {
+                row.push(format!("{} / {} / {}", f(mae(sig, 0.0), 2), f(mae(sig, 0.3), 2), f(mae(sig, 0.5), 2)));
+            }
+            let lowest: Vec<f64> = shares
+                .iter()
+                .copied()
+                .filter(|&x| signals.iter().filter(|s| **s != COMPOSITE).all(|s| mae(COMPOSITE, x) < mae(s, x)))
+                .collect();
+            row.push(match lowest.len() {
+                n if n == shares.len() => "all".to_owned(),
+                0 => "none".to_owned(),
+                _ => lowest.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
+            });
+            // Per signal: the shares where the reward ranking is the truthful one.
+            let kept: Vec<String> = signals
+                .iter()
+                .map(|sig| {
+                    let at: Vec<f64> = shares
+                        .iter()
+                        .copied()
+                        .filter(|&x| sweep.find(sig, attack, defence, x).is_some_and(|r| r.ranking_kept))
+                        .collect();
+                    match at.len() {
+                        n if n == shares.len() => "all".to_owned(),
+                        0 => "none".to_owned(),
+                        _ => at.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
+                    }
+                })
+                .collect();
+            row.push(kept.join(" · "));
+            let pay: Vec<String> = signals
+                .iter()
+                .map(|sig| sweep.find(sig, attack, defence, 0.3).map_or("–".to_owned(), |r| f(r.honest_payout, 3)))
+                .collect();
+            row.push(pay.join(" · "));
+            t.row(row);
+        }
+    }
+    let _ = writeln!(md, "{t}");
+    for attack in ATTACKS {
+        let links: Vec<String> = DEFENCES
+            .iter()
+            .map(|(defence, ..)| {
+                let file = format!("attacks_{attack}_{}.svg", defence.replace('-', "_"));
+                (file, *defence)
+            })
+            .map(|(file, defence)| -> Result<String> {
+                write_file(&out.join(&file), &sweep.chart(attack, defence).to_svg())?;
+                Ok(format!("![{attack} under {defence}]({file})"))
+            })
+            .collect::<Result<_>>()?;
+        let _ = writeln!(md, "{}\n", links.join(" "));
+    }
+    let _ = writeln!(md, "Every point: `attacks.csv`.\n");
+    write_file(&out.join("attacks.csv"), &sweep.csv())
+}
+
 /// Writes everything and returns the path of `report.md`.
 pub(crate) fn write(
     cfg: &Config,
@@ -472,6 +577,9 @@ impl Sections<'_> {
             let _ = writeln!(md, "{}", reward_table(consensus));
             let _ = writeln!(md, "{}", reward_table(composite));
             poq_sim::output::write_csv_file(&out.join("rewards_composite.csv"), &[(0, consensus), (1, composite)])?;
+        }
+        if let Some(sweep) = &q.attacks {
+            attack_section(md, out, sweep)?;
         }
         write_file(&out.join("composite.json"), &model.to_json()?)?;
         write_file(&out.join("quality_audit.json"), &serde_json::to_string_pretty(&q.fitted.audit)?)?;

@@ -234,12 +234,11 @@ mod tests {
         assert!(!honest(&v));
         let mut v = sc;
         v.prompts = 1;
-        v.evaluators[0].scoring =
-            ScoreModel::Empirical {
-                scores: v.inference.iter().map(|n| (n.name.clone(), vec![5.0])).collect(),
-                bias: 0.0,
-                sd: 0.0,
-            };
+        v.evaluators[0].scoring = ScoreModel::Empirical {
+            scores: v.inference.iter().map(|n| (n.name.clone(), vec![5.0])).collect(),
+            bias: 0.0,
+            sd: 0.0,
+        };
         assert!(!honest(&v));
     }
 }

@@ -281,7 +281,8 @@ mod tests {
 
     #[test]
     fn empirical_noise_is_off_by_default_and_has_the_requested_moments() {
-        let table = |bias: f64, sd: f64| ScoreModel::Empirical { scores: [("a".to_owned(), vec![4.0])].into(), bias, sd };
+        let table =
+            |bias: f64, sd: f64| ScoreModel::Empirical { scores: [("a".to_owned(), vec![4.0])].into(), bias, sd };
         // Default: exactly the table, no random number drawn, the same JSON as before the fields.
         let plain = table(0.0, 0.0).compile("e", (5.0, 1.0), &["a"], 1).unwrap();
         let (mut g, mut h) = (RoundRng::new(1, 2), RoundRng::new(1, 2));
