@@ -84,44 +84,69 @@ struct BatchLoop {
 impl BatchLoop {
     fn run(mut self, submissions: &Receiver<Submission>) {
         loop {
+            let mut waiting = Vec::new();
             if self.scheduler.running() == 0 {
                 // Idle: wait for work; no sender left means the server is down.
                 match submissions.recv() {
-                    Ok(s) => self.admit(s),
+                    Ok(s) => waiting.push(s),
                     Err(_) => return,
                 }
             }
-            // New requests join between steps, as many as there are free slots.
-            while self.scheduler.has_free_slot() {
+            // New requests join between steps, as many as there are free slots, prefilled
+            // together.
+            let free = self.scheduler.capacity() - self.scheduler.running();
+            while waiting.len() < free {
                 match submissions.try_recv() {
-                    Ok(s) => self.admit(s),
+                    Ok(s) => waiting.push(s),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
+            self.admit(waiting);
             for event in self.scheduler.step() {
                 self.dispatch(event);
             }
         }
     }
 
-    fn admit(&mut self, s: Submission) {
-        self.metrics.dequeued();
-        if s.replies.is_closed() {
-            self.metrics.abandoned();
+    fn admit(&mut self, waiting: Vec<Submission>) {
+        let mut live = Vec::with_capacity(waiting.len());
+        for s in waiting {
+            self.metrics.dequeued();
+            if s.replies.is_closed() {
+                self.metrics.abandoned();
+            } else {
+                live.push(s);
+            }
+        }
+        if live.is_empty() {
             return;
         }
-        match self.scheduler.admit(&s.request) {
+        let requests: Vec<GenerationRequest> = live.iter().map(|s| s.request.clone()).collect();
+        let results = match self.scheduler.admit_many(&requests) {
+            Ok(results) => results,
             Err(e) => {
-                let _ = s.replies.try_send(Reply::Failed(Arc::new(e)));
+                let e = Arc::new(e);
+                for s in live {
+                    let _ = s.replies.try_send(Reply::Failed(e.clone()));
+                }
+                return;
             }
-            Ok(Admitted { id, prompt_tokens, events }) => {
-                self.metrics.started();
-                self.metrics.prompt(prompt_tokens);
-                let _ = s.replies.try_send(Reply::Started);
-                let tracked = Tracked { replies: s.replies, arrived: s.arrived, last_token: None, _permit: s.permit };
-                self.tracked.insert(id, tracked);
-                for event in events {
-                    self.dispatch(Event { id, event });
+        };
+        for (s, result) in live.into_iter().zip(results) {
+            match result {
+                Err(e) => {
+                    let _ = s.replies.try_send(Reply::Failed(Arc::new(e)));
+                }
+                Ok(Admitted { id, prompt_tokens, events }) => {
+                    self.metrics.started();
+                    self.metrics.prompt(prompt_tokens);
+                    let _ = s.replies.try_send(Reply::Started);
+                    let tracked =
+                        Tracked { replies: s.replies, arrived: s.arrived, last_token: None, _permit: s.permit };
+                    self.tracked.insert(id, tracked);
+                    for event in events {
+                        self.dispatch(Event { id, event });
+                    }
                 }
             }
         }

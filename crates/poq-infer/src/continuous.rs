@@ -100,14 +100,19 @@ struct Running {
 /// not depend on the other rows of a step, so a request's tokens are the ones
 /// [`Generator::generate`](poq_core::Generator::generate) gives it alone, whenever it joins.
 ///
-/// A prompt is prefilled in a pass of its own between two steps, and the running sequences wait
-/// for it: feeding its tokens along with their steps would run them through the decoding kernels
-/// instead of the prompt kernels, whose rounding differs, and change its answer.
+/// Prompts are prefilled in passes of their own between two steps, and the running sequences
+/// wait for them: feeding a prompt's tokens along with their steps would run them through the
+/// decoding kernels instead of the prompt kernels, whose rounding differs, and change its answer.
+/// Requests admitted together ([`admit_many`](Self::admit_many)) share one prompt pass, and a
+/// prompt that begins like one still cached (a chat template's system prompt) copies those
+/// positions: both give the same bits as the prompt's own pass. The caches therefore stay
+/// allocated between requests; [`into_generator`](Self::into_generator) frees them.
 ///
 /// Models without batched decoding ([`CausalLm::batch`] is `None`) get one slot: requests then
 /// run one after the other, still token by token.
 ///
-/// Times in each [`Generation`]: `prefill` is the sequence's own prompt pass and first token;
+/// Times in each [`Generation`]: `prefill` is its share of the prompt pass it took part in (split
+/// by prompt length) and its first token;
 /// `decode` is its share of the steps it took part in (a step's time split evenly over its
 /// sequences) plus its own sampling, as [`Generator::generate_batch`](poq_core::Generator) reports.
 pub struct Scheduler {
@@ -168,10 +173,85 @@ impl Scheduler {
     /// Errors (nothing is admitted then, the slot stays free): no free slot, a prompt that does
     /// not fit the context, invalid sampling settings, a failing template, tokenizer or model.
     pub fn admit(&mut self, request: &GenerationRequest) -> Result<Admitted> {
-        let slot = self.slots.iter().position(Option::is_none).ok_or_else(|| Error::InvalidArgument {
-            name: "request",
-            message: format!("all {} sequences are running: admit when one has finished", self.slots.len()),
-        })?;
+        let mut one = self.admit_many(std::slice::from_ref(request))?;
+        one.pop().unwrap_or_else(|| {
+            Err(Error::InvalidArgument { name: "request", message: "no admission result for the request".into() })
+        })
+    }
+
+    /// [`admit`](Self::admit) for several requests at once: their prompts are prefilled together
+    /// (one pass over the weights, a beginning shared with a cached prompt computed once; see
+    /// [`BatchLm::start_many`](crate::BatchLm::start_many)), each still getting the tokens it gets
+    /// alone. One result per request, in order: a request that cannot be admitted (no free slot
+    /// left, a bad prompt or sampling setting) gets its error and the others go on. The outer
+    /// error is the model's prompt pass failing, which admits none of them.
+    pub fn admit_many(&mut self, requests: &[GenerationRequest]) -> Result<Vec<Result<Admitted>>> {
+        let free_slots: Vec<usize> = (0..self.slots.len()).filter(|&s| self.slots[s].is_none()).collect();
+        let mut free = free_slots.into_iter();
+        let mut results: Vec<Option<Result<Admitted>>> = Vec::with_capacity(requests.len());
+        // (index in `requests`, slot, prompt, sequence) of each request to prefill.
+        let mut prefills: Vec<(usize, usize, Vec<u32>, Running)> = Vec::new();
+        for (i, request) in requests.iter().enumerate() {
+            let prepared = self.prepare(request);
+            let (prompt, running) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    results.push(Some(Err(e)));
+                    continue;
+                }
+            };
+            if request.max_new_tokens == 0 {
+                let prompt_tokens = running.prompt_tokens;
+                results.push(Some(Ok(Admitted { id: running.id, prompt_tokens, events: vec![self.finish(running)] })));
+                continue;
+            }
+            let Some(slot) = free.next() else {
+                results.push(Some(Err(Error::InvalidArgument {
+                    name: "request",
+                    message: format!("all {} sequences are running: admit when one has finished", self.slots.len()),
+                })));
+                continue;
+            };
+            results.push(None);
+            prefills.push((i, slot, prompt, running));
+        }
+        if prefills.is_empty() {
+            return Ok(results.into_iter().flatten().collect());
+        }
+        let started = Instant::now();
+        let starts: Vec<(usize, &[u32])> =
+            prefills.iter().map(|(_, slot, prompt, _)| (*slot, prompt.as_slice())).collect();
+        let all_logits = match prefill(self.generator.model_mut(), &starts) {
+            Ok(l) => l,
+            Err(e) => {
+                self.release_if_idle();
+                return Err(e);
+            }
+        };
+        // The pass's time, split over its prompts by their lengths.
+        let pass = started.elapsed();
+        let total: usize = prefills.iter().map(|(_, _, p, _)| p.len()).sum();
+        for ((i, slot, prompt, mut running), mut logits) in prefills.into_iter().zip(all_logits) {
+            let sampled = Instant::now();
+            let admitted = running.live.sampler.sample(&mut logits, &running.live.context).and_then(|token| {
+                running.live.out.prefill = pass.mul_f64(prompt.len() as f64 / total as f64) + sampled.elapsed();
+                let ended = self.advance(&mut running, token)?;
+                let (id, prompt_tokens) = (running.id, running.prompt_tokens);
+                let mut events = vec![running.token_event(token)];
+                if ended {
+                    events.push(self.finish(running));
+                } else {
+                    self.slots[slot] = Some(running);
+                }
+                Ok(Admitted { id, prompt_tokens, events })
+            });
+            results[i] = Some(admitted);
+        }
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    /// A request's prompt and its sequence, checked, with the next id.
+    fn prepare(&mut self, request: &GenerationRequest) -> Result<(Vec<u32>, Running)> {
         let prompt = self.generator.prompt_of(request)?;
         check_prompt(&prompt, self.generator.context_length())?;
         let sampler = Sampler::new(&request.sampling)?;
@@ -181,31 +261,7 @@ impl Scheduler {
         let id = SequenceId(self.next_id);
         self.next_id += 1;
         let prompt_tokens = prompt.len();
-        let mut running = Running { id, live, prompt_tokens, stops, text: TextStream::default() };
-        if request.max_new_tokens == 0 {
-            return Ok(Admitted { id, prompt_tokens, events: vec![self.finish(running)] });
-        }
-        let started = Instant::now();
-        let mut logits = prefill(self.generator.model_mut(), slot, &prompt)?;
-        let token = running.live.sampler.sample(&mut logits, &running.live.context)?;
-        running.live.out.prefill = started.elapsed();
-        let mut events = Vec::with_capacity(2);
-        match self.advance(&mut running, token) {
-            Ok(false) => {
-                events.push(running.token_event(token));
-                self.slots[slot] = Some(running);
-            }
-            Ok(true) => {
-                events.push(running.token_event(token));
-                events.push(self.finish(running));
-                self.release_if_idle();
-            }
-            Err(e) => {
-                self.release_if_idle();
-                return Err(e);
-            }
-        }
-        Ok(Admitted { id, prompt_tokens, events })
+        Ok((prompt, Running { id, live, prompt_tokens, stops, text: TextStream::default() }))
     }
 
     /// Advances every running sequence by one token, in one step; returns their events in slot
@@ -247,7 +303,6 @@ impl Scheduler {
                 Err(e) => events.push(Event { id, event: SequenceEvent::Failed(Arc::new(e)) }),
             }
         }
-        self.release_if_idle();
         events
     }
 
@@ -257,7 +312,6 @@ impl Scheduler {
             return false;
         };
         *place = None;
-        self.release_if_idle();
         true
     }
 
@@ -281,16 +335,16 @@ impl Scheduler {
     /// Fails the sequences of `slots` with one shared error and frees their slots.
     fn fail_all(&mut self, slots: &[usize], error: Error) -> Vec<Event> {
         let error = Arc::new(error);
-        let events = slots
+        slots
             .iter()
             .filter_map(|&s| self.slots[s].take())
             .map(|r| Event { id: r.id, event: SequenceEvent::Failed(error.clone()) })
-            .collect();
-        self.release_if_idle();
-        events
+            .collect()
     }
 
-    /// Frees the model's caches once nothing runs, as `generate_batch` does after a batch.
+    /// Frees the model's caches when nothing runs. Only on the way out or after a failed pass:
+    /// between requests the caches stay, so that a prompt beginning like an earlier one reuses
+    /// its computed positions.
     fn release_if_idle(&mut self) {
         if self.running() == 0
             && let Some(batch) = self.generator.model_mut().batch()
@@ -307,13 +361,19 @@ impl Running {
     }
 }
 
-/// The prompt pass of `slot`: the batch's own sequence, or the single cache of a model without one.
-fn prefill(model: &mut dyn CausalLm, slot: usize, prompt: &[u32]) -> Result<Vec<f32>> {
+/// The prompt pass of each `(slot, prompt)`: the batch's own sequences, or the single cache of a
+/// model without them (which has one slot, so one prompt).
+fn prefill(model: &mut dyn CausalLm, starts: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
     if let Some(batch) = model.batch() {
-        return batch.start(slot, prompt);
+        return batch.start_many(starts);
     }
-    model.reset()?;
-    model.forward(prompt, 0)
+    starts
+        .iter()
+        .map(|&(_, prompt)| {
+            model.reset()?;
+            model.forward(prompt, 0)
+        })
+        .collect()
 }
 
 /// One decoding step: `tokens[i]` at position `positions[i]` of `slots[i]`. A model without

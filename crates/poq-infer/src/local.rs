@@ -34,6 +34,12 @@ pub trait BatchLm {
     fn max_sequences(&self) -> usize;
     /// Starts sequence `slot` with `prompt`, forgetting what it held; the logits after the prompt.
     fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>>;
+    /// Starts every `(slot, prompt)` (distinct slots); the logits after each prompt, in order.
+    /// Each prompt's logits and cache must be those [`start`](Self::start) gives it alone; a model
+    /// may share work between the prompts (one pass over the weights, a common beginning).
+    fn start_many(&mut self, starts: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
+        starts.iter().map(|&(slot, prompt)| self.start(slot, prompt)).collect()
+    }
     /// Feeds `tokens[i]` to sequence `slots[i]` at its next position, in one step; each
     /// sequence's next-token logits, in order.
     fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>>;

@@ -165,6 +165,40 @@ fn finished_and_cancelled_sequences_free_their_slots() {
 }
 
 #[test]
+fn requests_admitted_together_get_one_result_each() {
+    let (g, log) = echo::generator(Duration::ZERO, 3, true, 512);
+    let mut s = Scheduler::new(g);
+    let mut bad = GenerationRequest::user("bad sampling", 4);
+    bad.sampling.temperature = -1.0;
+    let requests = vec![
+        GenerationRequest::user("first", 50),
+        bad,
+        GenerationRequest::user("no budget", 0),
+        GenerationRequest::user("second ✓", 50),
+        GenerationRequest::user("third", 50),
+        GenerationRequest::user("no room left", 50),
+    ];
+    let results = s.admit_many(&requests).unwrap();
+    assert_eq!(results.len(), requests.len());
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(a) if a.events.iter().any(SequenceEvent::is_last) => "finished",
+            Ok(_) => "running",
+            Err(Error::InvalidArgument { name: "request", .. }) => "no slot",
+            Err(_) => "refused",
+        })
+        .collect();
+    assert_eq!(kinds, ["running", "refused", "finished", "running", "running", "no slot"]);
+    assert_eq!(s.running(), 3);
+    assert_eq!(log.lock().unwrap().starts, 3, "only the admitted prompts ran");
+    let ids: Vec<SequenceId> = results.iter().filter_map(|r| r.as_ref().ok().map(|a| a.id)).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids follow the requests' order: {ids:?}");
+    // An empty call admits nothing.
+    assert!(s.admit_many(&[]).unwrap().is_empty());
+}
+
+#[test]
 fn the_context_ends_a_sequence_as_it_ends_generate() {
     let prompt = "the context ends this answer halfway through its prompt";
     let prompt_tokens = echo::tokenizer().encode(prompt, false).unwrap().len();
@@ -236,6 +270,34 @@ fn smollm2_tokens_do_not_depend_on_when_a_request_joins() {
     for (i, c) in again.iter().rev().enumerate() {
         same_answer(c.generation(), out[i].generation(), &format!("request {i} in another batch"));
         assert_eq!(c.tokens, out[i].tokens, "request {i}: token ids");
+    }
+    // Admitted together (one prompt pass, the chat template's system prompt copied from the
+    // cached sequences): the same answers; the fifth finds no free slot and is refused alone.
+    let mut s = Scheduler::new(s.into_generator());
+    let mut together: Vec<Collected> = requests.iter().map(|_| Collected::default()).collect();
+    let mut ids = BTreeMap::new();
+    for _round in 0..2 {
+        let results = s.admit_many(&requests).unwrap();
+        assert_eq!(results.len(), requests.len());
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(a) => {
+                    ids.insert(a.id, i);
+                    together[i] = Collected::default();
+                    a.events.into_iter().for_each(|e| together[i].take(e));
+                }
+                Err(e) => assert!(i == 4 && e.to_string().contains("all 4 sequences are running"), "{i}: {e}"),
+            }
+        }
+        while s.running() > 0 {
+            for e in s.step() {
+                together[ids[&e.id]].take(e.event);
+            }
+        }
+    }
+    for (i, c) in together.iter().take(4).enumerate() {
+        c.check_pieces();
+        assert_eq!(c.tokens, out[i].tokens, "request {i} admitted together: token ids");
     }
     assert!(out[0].generation().text.contains("Paris"), "{:?}", out[0].generation().text);
     assert!(!out[4].generation().text.contains("Paris"));

@@ -142,3 +142,65 @@ fn seeded_sampling_repeats() {
     let b = g.generate(&req).unwrap();
     assert_eq!(a.text, b.text);
 }
+
+/// The bits of each logit, to compare two passes exactly.
+fn bits(logits: &[f32]) -> Vec<u32> {
+    logits.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn prompts_started_together_or_from_a_shared_beginning_match_each_alone() {
+    use poq_infer::BatchLm;
+    let Some(p) = model_path() else { return };
+    let mut model = poq_infer::gguf::load(&p, &candle_core::Device::Cpu).unwrap().model;
+    // A shared beginning of 24 tokens (a system prompt's share), then rests of every kind: past
+    // the prompt-kernel bound (16) or not, a rest that would be too short to reuse all 24, a
+    // prompt shorter than the bound, one identical to another, a long one.
+    let ids =
+        |seed: u32, n: usize| -> Vec<u32> { (0..n as u32).map(|i| (seed * 7919 + i * 104_729) % 49_000 + 2).collect() };
+    let system = ids(1, 24);
+    let with = |rest: Vec<u32>| -> Vec<u32> { system.iter().copied().chain(rest).collect() };
+    let prompts = [
+        with(ids(2, 30)),
+        with(ids(3, 17)),
+        with(ids(4, 5)),
+        ids(5, 10),
+        with(ids(2, 30)),
+        with(ids(6, 200)),
+        system.clone(),
+    ];
+    // Each alone, from empty caches: its logits and its next step's.
+    let next = 17u32;
+    let alone: Vec<(Vec<u32>, Vec<u32>)> = prompts
+        .iter()
+        .map(|prompt| {
+            model.release();
+            let first = bits(&model.start(0, prompt).unwrap());
+            (first, bits(&model.step(&[0], &[next]).unwrap()[0]))
+        })
+        .collect();
+    model.release();
+    let check = |model: &mut poq_infer::gguf::GgufModel, slots: &[usize], which: &[usize], what: &str| {
+        let starts: Vec<(usize, &[u32])> = slots.iter().zip(which).map(|(&s, &w)| (s, prompts[w].as_slice())).collect();
+        let firsts = model.start_many(&starts).unwrap();
+        let steps = model.step(slots, &vec![next; slots.len()]).unwrap();
+        for ((&w, first), step) in which.iter().zip(&firsts).zip(&steps) {
+            assert!(bits(first) == alone[w].0, "{what}: prompt {w}'s logits differ from its own pass");
+            assert!(bits(step) == alone[w].1, "{what}: prompt {w}'s cache differs from its own pass");
+        }
+    };
+    // Together from empty caches (nothing to copy): one pass for the long ones.
+    check(&mut model, &[0, 1, 2, 3, 4, 5, 6], &[0, 1, 2, 3, 4, 5, 6], "together");
+    // Restarted with other prompts: every one now begins like another slot's prompt, or its own.
+    check(&mut model, &[7, 8, 9, 10], &[1, 0, 5, 2], "copied from other slots");
+    check(&mut model, &[0, 5, 6], &[4, 5, 1], "own slot and others");
+    // One at a time through `start`, copying from what is cached.
+    for (slot, w) in [(11, 0), (12, 6), (13, 1)] {
+        check(&mut model, &[slot], &[w], "one at a time");
+    }
+    // Bad calls fail and name the problem.
+    let e = model.start_many(&[(1, &prompts[0][..]), (1, &prompts[1][..])]).unwrap_err();
+    assert!(e.to_string().contains("twice"), "{e}");
+    let e = model.start_many(&[(99, &prompts[0][..])]).unwrap_err();
+    assert!(e.to_string().contains("99"), "{e}");
+}

@@ -248,6 +248,10 @@ struct Sequence {
     keys: Vec<Vec<f32>>,
     values: Vec<Vec<f32>>,
     len: usize,
+    /// The tokens of its first positions whose keys and values came from the prompt kernels
+    /// (gemm) from position 0 on: another prompt that begins with them may copy those positions,
+    /// bit for bit what its own prompt pass would compute (see [`Decoder::start_many`]).
+    prompted: Vec<u32>,
 }
 
 /// cos and sin of position × θᵢ, θᵢ = base^(−2i/d): (context, d/2) each.
@@ -445,8 +449,76 @@ impl Decoder {
 
     /// Starts sequence `slot` with `prompt`; the logits after it.
     pub fn start(&mut self, slot: usize, prompt: &[u32]) -> Result<Vec<f32>> {
-        self.slot(slot)?.len = 0;
-        Ok(self.run(&[(slot, prompt)])?.remove(0))
+        Ok(self.start_many(&[(slot, prompt)])?.remove(0))
+    }
+
+    /// Starts each `(slot, prompt)`, forgetting what the slot held; the logits after each prompt,
+    /// in order. The logits and caches are bit for bit those of [`start`](Self::start) on each
+    /// alone, which is what makes two savings safe:
+    /// - A prompt that begins with tokens another sequence (or its own slot's last prompt) ran
+    ///   through the prompt kernels copies their keys and values instead of recomputing them
+    ///   (a chat template's system prompt, few-shot examples). The products of a row and the
+    ///   attention of a query do not depend on the other rows of a prompt pass, so the copied
+    ///   positions are what the prompt's own pass would give; the copy stops more than
+    ///   [`MATVEC_ROWS`] tokens before the prompt's end, so that its rest still runs through the
+    ///   prompt kernels (a shorter rest would take the decoding kernels, whose rounding differs).
+    /// - The rests longer than [`MATVEC_ROWS`] run as one pass, reading the weights once; shorter
+    ///   prompts run alone, each through the kernels its own pass would use.
+    pub fn start_many(&mut self, starts: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
+        let mut seen = [false; MAX_SEQUENCES];
+        for &(slot, _) in starts {
+            self.slot(slot)?;
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(Error::InvalidArgument {
+                    name: "slots",
+                    message: format!("sequence {slot} is started twice at once"),
+                });
+            }
+        }
+        // Only sequences not restarted here (or the slot itself) lend their positions: a slot
+        // restarted in this call may already have been overwritten.
+        let mut reuse = Vec::with_capacity(starts.len());
+        for &(slot, prompt) in starts {
+            let most = prompt.len().saturating_sub(MATVEC_ROWS + 1);
+            let lender = (0..self.sequences.len())
+                .filter(|&s| s == slot || !seen[s])
+                .map(|s| (common_prefix(&self.sequences[s].prompted, prompt).min(most), s))
+                .max_by_key(|&(n, s)| (n, s == slot));
+            reuse.push(lender.filter(|&(n, _)| n > 0));
+        }
+        for (&(slot, prompt), lent) in starts.iter().zip(&reuse) {
+            let n = lent.map_or(0, |(n, _)| n);
+            if let Some((_, from)) = *lent
+                && from != slot
+            {
+                let kv = self.kv_heads * self.head_dim * n;
+                let (src, dst) = pick_two(&mut self.sequences, from, slot);
+                dst.keys.resize_with(src.keys.len(), Vec::new);
+                dst.values.resize_with(src.values.len(), Vec::new);
+                for (d, s) in dst.keys.iter_mut().zip(&src.keys).chain(dst.values.iter_mut().zip(&src.values)) {
+                    d.clear();
+                    d.extend_from_slice(&s[..kv]);
+                }
+            }
+            let seq = &mut self.sequences[slot];
+            seq.len = n;
+            seq.prompted.clear();
+            seq.prompted.extend_from_slice(&prompt[..n]);
+        }
+        let rests: Vec<(usize, &[u32])> =
+            starts.iter().zip(&reuse).map(|(&(slot, p), lent)| (slot, &p[lent.map_or(0, |(n, _)| n)..])).collect();
+        let mut logits: Vec<Option<Vec<f32>>> = vec![None; starts.len()];
+        let (long, short): (Vec<usize>, Vec<usize>) = (0..rests.len()).partition(|&i| rests[i].1.len() > MATVEC_ROWS);
+        if !long.is_empty() {
+            let pass: Vec<(usize, &[u32])> = long.iter().map(|&i| rests[i]).collect();
+            for (&i, l) in long.iter().zip(self.run(&pass)?) {
+                logits[i] = Some(l);
+            }
+        }
+        for i in short {
+            logits[i] = Some(self.run(&rests[i..=i])?.remove(0));
+        }
+        Ok(logits.into_iter().flatten().collect())
     }
 
     /// Feeds `tokens[i]` to sequence `slots[i]` at its next position, all in one step; the
@@ -488,7 +560,16 @@ impl Decoder {
 
     /// Runs each `(sequence, tokens)` from that sequence's current length, every product over
     /// all their rows at once; the logits after each one's last token.
+    ///
+    /// The whole pass runs on a thread of rayon's pool: its hundreds of parallel products then
+    /// split work among the pool's threads directly, where a caller outside the pool would hand
+    /// each one over and sleep until it is done (a wake-up per product).
     fn run(&mut self, steps: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
+        rayon::scope(|_| self.run_here(steps))
+    }
+
+    /// [`run`](Self::run) on the calling thread.
+    fn run_here(&mut self, steps: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
         let vocab = self.embed.rows();
         let mut starts = Vec::with_capacity(steps.len());
         for &(slot, tokens) in steps {
@@ -585,7 +666,14 @@ impl Decoder {
         for (&(slot, tokens), &pos) in steps.iter().zip(&starts) {
             row += tokens.len();
             last.extend_from_slice(&x[(row - 1) * width..][..width]);
-            self.sequences[slot].len = pos + tokens.len();
+            let seq = &mut self.sequences[slot];
+            seq.len = pos + tokens.len();
+            // Positions past `pos` were rewritten: they stay lendable only when the prompt
+            // kernels computed them right after lendable ones.
+            seq.prompted.truncate(pos);
+            if rows > MATVEC_ROWS && seq.prompted.len() == pos {
+                seq.prompted.extend_from_slice(tokens);
+            }
         }
         let mut normed = vec![0f32; last.len()];
         rms_norm(&last, &self.norm, eps, &mut normed);
@@ -593,6 +681,22 @@ impl Decoder {
         let mut logits = vec![0f32; steps.len() * vocab];
         quant::matvecs_many_with(&mut [(output, &mut logits)], &normed, acts);
         Ok(logits.chunks_exact(vocab).map(<[f32]>::to_vec).collect())
+    }
+}
+
+/// How many leading tokens `a` and `b` share.
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// `(&v[i], &mut v[j])` for `i != j`.
+fn pick_two<T>(v: &mut [T], i: usize, j: usize) -> (&T, &mut T) {
+    if i < j {
+        let (a, b) = v.split_at_mut(j);
+        (&a[i], &mut b[0])
+    } else {
+        let (a, b) = v.split_at_mut(i);
+        (&b[0], &mut a[j])
     }
 }
 

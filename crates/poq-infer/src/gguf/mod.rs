@@ -357,6 +357,10 @@ impl BatchLm for GgufModel {
         self.decoder()?.start(slot, prompt)
     }
 
+    fn start_many(&mut self, starts: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
+        self.decoder()?.start_many(starts)
+    }
+
     fn step(&mut self, slots: &[usize], tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
         self.decoder()?.step(slots, tokens)
     }

@@ -426,10 +426,21 @@ impl QMatrix {
     }
 }
 
+/// The depth of one gemm call in [`gemm_rows`]: the `gemm` crate splits a longer depth into
+/// blocks whose size depends on `m` and `n` as well, and the block boundaries decide the order
+/// of each output's sums; at most this depth it takes one block whatever the shapes.
+const GEMM_DEPTH: usize = 512;
+
 /// `dst = scale · lhs · rhs`, or `scale · lhs · rhsᵀ` when `rhs_transposed`, on the calling
 /// thread: `lhs` is (m, k), `rhs` (k, n) or, transposed, (n, k), `dst` (m, n). Each matrix is
 /// given as its first element and the distance between its rows; the values of a row are
 /// contiguous.
+///
+/// The depth runs in blocks of [`GEMM_DEPTH`] chosen from `k` alone, each added to `dst` in
+/// turn, so an output's value does not depend on `m` or `n`: a row of a prompt gets the same
+/// bits in a pass of any number of rows (what [`Decoder::start_many`] relies on).
+///
+/// [`Decoder::start_many`]: crate::gguf
 ///
 /// # Safety
 /// Every row of the three matrices must lie inside its allocation, and nothing else may touch
@@ -446,29 +457,34 @@ pub(crate) unsafe fn gemm_rows(
     scale: f32,
 ) {
     let (rhs_cs, rhs_rs) = if rhs_transposed { (rhs_stride, 1) } else { (1, rhs_stride) };
-    // SAFETY: the caller's contract; gemm reads and writes only inside the shapes given.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_stride as isize,
-            false,
-            lhs,
-            1,
-            lhs_stride as isize,
-            rhs,
-            rhs_cs as isize,
-            rhs_rs as isize,
-            0.0,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
+    for depth in (0..k.max(1)).step_by(GEMM_DEPTH) {
+        let kc = GEMM_DEPTH.min(k - depth);
+        let first = depth == 0;
+        // SAFETY: the caller's contract; gemm reads and writes only inside the shapes given, and
+        // the block starts `depth` columns into `lhs` and `depth` rows (as `rhs` is read) into `rhs`.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                kc,
+                dst,
+                1,
+                dst_stride as isize,
+                !first,
+                lhs.add(depth),
+                1,
+                lhs_stride as isize,
+                rhs.offset(depth as isize * rhs_rs as isize),
+                rhs_cs as isize,
+                rhs_rs as isize,
+                if first { 0.0 } else { 1.0 },
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
     }
 }
 
