@@ -6,8 +6,8 @@ use poq_eval::ExactMatch;
 use poq_eval::TokenF1;
 use poq_eval::quality::{
     AgreementDimension, CalibrationConfig, CompositeModel, Dimension, DimensionTable, GenerationFacts, NodePriors,
-    PriorDimension, QualityItem, SemanticDimension, StructureDimension, WeightRule, Yardstick, agreement_score, audit,
-    correlation_gain, fit_composite, in_calibration, nnls, split_by_id,
+    PriorDimension, QualityItem, SemanticDimension, StructureDimension, TaskRoutedModel, WeightRule, Yardstick,
+    agreement_score, audit, correlation_gain, fit_composite, fit_per_task, in_calibration, nnls, split_by_id,
 };
 use poq_eval::stats::{BootstrapConfig, IsotonicFit, Method};
 
@@ -381,4 +381,105 @@ fn awkward_floats_survive_the_json_round_trip_exactly() {
     for v in [[0.3, 1.7], [2.0 / 3.0, 0.123_456_789]] {
         assert_eq!(back.combine(&v).unwrap(), model.combine(&v).unwrap());
     }
+}
+
+/// The default fit with a smaller bootstrap: per-task tests fit three composites many times.
+fn quick() -> CalibrationConfig {
+    let bootstrap = BootstrapConfig { resamples: 100, ..Default::default() };
+    CalibrationConfig {
+        audit: poq_eval::quality::AuditConfig { bootstrap, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn each_per_task_fit_reads_only_its_own_tasks_calibration_rows() {
+    let base = synthetic(5);
+    let cfg = quick();
+    let fitted = fit_per_task(&base, &cfg).unwrap();
+    assert!(fitted.unfitted.is_empty(), "{:?}", fitted.unfitted);
+    for task in [Task::QuestionAnswering, Task::Summarization] {
+        let (rows, fit) = &fitted.tasks[&task];
+        assert!(rows.iter().all(|&r| base.tasks[r] == task));
+        // Its calibration rows are exactly the pooled calibration rows of that task.
+        let cal: Vec<usize> = fit.split.calibration.iter().map(|&i| rows[i]).collect();
+        let pooled: Vec<usize> =
+            fitted.pooled.split.calibration.iter().copied().filter(|&r| base.tasks[r] == task).collect();
+        assert_eq!(cal, pooled);
+        assert_eq!(fit.model.fit.calibration_rows, cal.len());
+        // Scramble every held-out row and every row of the other task: this task's fit is unchanged.
+        let mut changed = base.clone();
+        for r in 0..changed.len() {
+            if changed.tasks[r] != task || fitted.pooled.split.held_out.contains(&r) {
+                for c in &mut changed.columns {
+                    c[r] = 10.0 - c[r];
+                }
+                changed.f1[r] = 10.0 - changed.f1[r];
+                changed.judge[r] = 5.0;
+            }
+        }
+        let refit = fit_per_task(&changed, &cfg).unwrap();
+        assert_eq!(refit.model.routes[&task], fitted.model.routes[&task], "{task:?}");
+        assert_ne!(refit.model.fallback, fitted.model.fallback, "the scramble reached the pooled fit");
+        // Touching one of its own calibration rows does change it (the check above can fail).
+        let mut touched = base.clone();
+        for &r in &cal {
+            touched.f1[r] = 10.0 - touched.f1[r];
+        }
+        let other = fit_per_task(&touched, &cfg).map(|f| f.model.routes.get(&task).cloned());
+        assert!(other.map_or(true, |m| m.as_ref() != Some(&fitted.model.routes[&task])));
+    }
+}
+
+#[test]
+fn the_routed_composite_scores_each_task_with_its_own_fit_and_round_trips() {
+    let table = synthetic(6);
+    let fitted = fit_per_task(&table, &quick()).unwrap();
+    let routed = &fitted.model;
+    let scores = routed.score_table(&table).unwrap();
+    assert_eq!(scores.len(), table.len());
+    for task in [Task::QuestionAnswering, Task::Summarization] {
+        let rows: Vec<usize> = (0..table.len()).filter(|&r| table.tasks[r] == task).collect();
+        let own = routed.routes[&task].score_table(&table.rows(&rows)).unwrap();
+        assert_eq!(rows.iter().map(|&r| scores[r]).collect::<Vec<_>>(), own);
+    }
+    // An unknown task takes the pooled composite.
+    let mut other = table.rows(&[0, 1, 2]);
+    other.tasks = vec![Task::Other; 3];
+    assert_eq!(routed.score_table(&other).unwrap(), fitted.pooled.model.score_table(&other).unwrap());
+    assert!(std::ptr::eq(routed.model_for(None), &routed.fallback));
+    let json = routed.to_json().unwrap();
+    assert!(json.contains("\"question_answering\"") && json.contains("\"fallback\""));
+    let back = TaskRoutedModel::from_json(&json).unwrap();
+    assert_eq!(&back, routed);
+    assert_eq!(back.score_table(&table).unwrap(), scores);
+    let mut bad = back.clone();
+    bad.format = 9;
+    assert!(TaskRoutedModel::from_json(&serde_json::to_string(&bad).unwrap()).is_err());
+}
+
+#[test]
+fn the_routed_composite_is_an_evaluator_that_routes_quality_items_by_task() {
+    let (items, table) = items_and_table();
+    let cfg = CalibrationConfig {
+        audit: poq_eval::quality::AuditConfig { min_abs: 0.0, ..Default::default() },
+        ..Default::default()
+    };
+    let pooled = fit_composite(&table, &cfg).unwrap().model;
+    // A QA route that differs from the fallback: the other weight rule.
+    let qa_cfg = CalibrationConfig { weights: WeightRule::CorrelationProportional, ..cfg };
+    let qa_model = fit_composite(&table, &qa_cfg).unwrap().model;
+    let routed = TaskRoutedModel::new([(Task::QuestionAnswering, qa_model.clone())].into(), pooled.clone()).unwrap();
+    let dims = || -> Vec<Box<dyn Dimension>> {
+        vec![Box::new(StructureDimension::default()), Box::new(SemanticDimension::new(TokenF1).named("semantic:f1"))]
+    };
+    let evaluator = routed.bind(dims()).unwrap();
+    assert_ne!(qa_model.score_table(&table).unwrap(), pooled.score_table(&table).unwrap(), "routes must differ");
+    // QA items (all of these) take the QA route; the plain Evaluator call sees no task: fallback.
+    assert_eq!(evaluator.score_items(&items).unwrap(), qa_model.score_table(&table).unwrap());
+    let evals: Vec<EvalItem> = items.iter().map(|i| i.eval.clone()).collect();
+    let via_trait: &dyn Evaluator = &evaluator;
+    assert_eq!(via_trait.name(), "composite:per-task");
+    assert_eq!(via_trait.score_batch(&evals).unwrap(), pooled.score_table(&table).unwrap());
+    assert!(TaskRoutedModel::new(Default::default(), pooled).unwrap().bind(Vec::new()).is_err());
 }

@@ -19,6 +19,8 @@
 //! ([`nnls`]) re-normalized to 1, and maps the weighted sum to 0–10 with isotonic regression (pool
 //! adjacent violators, [`IsotonicFit`](crate::stats::IsotonicFit)). The [`CompositeModel`] it returns
 //! is a small JSON document; [`CompositeModel::bind`] gives the [`CompositeEvaluator`].
+//! [`fit_per_task`] fits one composite per task on that task's calibration rows alone, routed by
+//! the answer's task in a [`TaskRoutedModel`] (the pooled composite where the task is unknown).
 //!
 //! ```
 //! use poq_core::{EvalItem, Task};
@@ -37,6 +39,7 @@ mod composite;
 mod dimension;
 mod item;
 mod priors;
+mod routed;
 mod semantic;
 mod split;
 mod structure;
@@ -48,6 +51,7 @@ pub use composite::{COMPOSITE_FORMAT, CompositeEvaluator, CompositeModel, Droppe
 pub use dimension::Dimension;
 pub use item::{GenerationFacts, QualityItem};
 pub use priors::{NodePriors, NodeRecord, PriorDimension};
+pub use routed::{TASK_ROUTED_FORMAT, TaskFitted, TaskRoutedEvaluator, TaskRoutedModel, fit_per_task};
 pub use semantic::{AgreementDimension, AlignmentDimension, SemanticDimension, agreement_score};
 pub use split::{Split, in_calibration, split_by_id};
 pub use structure::{StructureBreakdown, StructureDimension, TRUNCATION_FACTOR};
