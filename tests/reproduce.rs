@@ -63,8 +63,25 @@ fn runs_end_to_end_with_the_real_models_and_resumes_from_cache() {
     // One row per (model, prompt, evaluator): 1 × 4 × 1, plus the header.
     let scores = std::fs::read_to_string(cfg.out.join("scores.csv")).unwrap();
     assert_eq!(scores.lines().count(), 5, "{scores}");
-    for svg in ["quality_latency.svg", "rewards_measured.svg", "beta_sweep_measured.svg", "rewards_paper.svg"] {
-        let text = std::fs::read_to_string(cfg.out.join(svg)).unwrap();
+    // The composite under attacks: 2 signals (the one evaluator, the composite) × 3 attacks × 3
+    // defences × 6 shares, and one figure per attack × defence.
+    assert!(report.contains("### The signals under evaluator attacks") && report.contains("### Per-task composites"));
+    let attacks = std::fs::read_to_string(cfg.out.join("attacks.csv")).unwrap();
+    assert_eq!(attacks.lines().count(), 1 + 2 * 3 * 3 * 6, "{attacks}");
+    assert!(
+        attacks.lines().skip(1).all(|l| l.starts_with("\"sts:all-MiniLM-L6-v2\",") || l.starts_with("\"composite\","))
+    );
+    let routed = std::fs::read_to_string(cfg.out.join("composite_per_task.json")).unwrap();
+    assert!(routed.contains("\"fallback\""), "{routed}");
+    let figures = ["boost", "sabotage", "collusion"]
+        .into_iter()
+        .flat_map(|a| ["mean", "median", "spot_check"].map(|d| format!("attacks_{a}_{d}.svg")));
+    for svg in ["quality_latency.svg", "rewards_measured.svg", "beta_sweep_measured.svg", "rewards_paper.svg"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain(figures)
+    {
+        let text = std::fs::read_to_string(cfg.out.join(&svg)).unwrap();
         assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg}");
     }
     let manifest: serde_json::Value =

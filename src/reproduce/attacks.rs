@@ -62,6 +62,8 @@ pub(crate) struct AttackSweep {
     pub rows: Vec<Row>,
     /// Inference nodes by mean reward when the consensus is the truth (F1 × 10), best first.
     pub oracle_ranking: Vec<String>,
+    /// Whether the pools' noise was measured (two or more evaluators) or the 1-point default.
+    pub noise_measured: bool,
 }
 
 fn base(
@@ -167,7 +169,7 @@ pub(crate) fn sweep(inference: &[InferenceNode], signals: &[Signal], s: Settings
             }
         }
     }
-    Ok(AttackSweep { settings: s, prompts, rows, oracle_ranking })
+    Ok(AttackSweep { settings: s, prompts, rows, oracle_ranking, noise_measured: false })
 }
 
 impl AttackSweep {

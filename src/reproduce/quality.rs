@@ -10,7 +10,7 @@ use super::{Config, Result};
 use poq_core::{EvalItem, Score};
 use poq_eval::quality::{
     AuditConfig, CalibrationConfig, DimensionTable, Fitted, Gain, GenerationFacts, NodePriors, QualityItem,
-    StructureDimension, agreement_score, correlation_gain, fit_composite,
+    StructureDimension, TaskFitted, agreement_score, correlation_gain, fit_per_task,
 };
 use poq_eval::stats::{BootstrapConfig, Method, correlate};
 use poq_sim::{Cost, EvaluatorNode, InferenceNode, QualityModel, Report, Scenario, ScoreModel, simulate};
@@ -45,6 +45,25 @@ pub(crate) struct QualityAnalysis {
     pub rewards: Option<(Report, Report)>,
     /// The signals under evaluator attacks on the held-out prompts.
     pub attacks: Option<AttackSweep>,
+    /// One composite per task (calibration rows of that task only), the pooled one as fallback.
+    pub per_task: TaskFitted,
+    /// Per task, held out: the per-task composite beside the pooled one and the best single evaluator.
+    pub tasks: Vec<TaskHeldOut>,
+}
+
+/// One task's held-out comparison: Pearson with F1 of its own composite, the pooled composite and
+/// the best single evaluator on that task's calibration rows, with paired gains.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskHeldOut {
+    /// `qa`, `summarization`, or `all` (every held-out row, each scored by its task's composite).
+    pub task: String,
+    pub n: usize,
+    pub best_single: String,
+    pub per_task: Option<Estimate>,
+    pub pooled: Option<Estimate>,
+    pub single: Option<Estimate>,
+    pub gain_over_pooled: Option<Gain>,
+    pub gain_over_single: Option<Gain>,
 }
 
 pub(crate) const CONSENSUS: &str = "mean consensus";
@@ -132,10 +151,12 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<
         audit: AuditConfig { bootstrap: boot, ..AuditConfig::default() },
         ..CalibrationConfig::default()
     };
-    let fitted = match fit_composite(&table, &calibration) {
+    // The pooled composite and one per task, on the same seeded split by prompt id.
+    let per_task = match fit_per_task(&table, &calibration) {
         Ok(f) => f,
         Err(e) => return Ok(Err(format!("the composite could not be fitted on this run's answers: {e}"))),
     };
+    let fitted = per_task.pooled.clone();
     let (cal, held) = (table.rows(&fitted.split.calibration), table.rows(&fitted.split.held_out));
     // The best single evaluator is chosen on the calibration split, like everything fitted.
     let pearson_f1 = |t: &DimensionTable, col: &[f64]| {
@@ -191,6 +212,7 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<
     let held_prompts: Vec<usize> = (0..m.prompts.len())
         .filter(|&p| !fitted.split.calibration.iter().any(|&r| table.ids[r] == m.prompts[p].id))
         .collect();
+    let tasks = per_task_held_out(&table, &per_task, &single, &boot)?;
     let composite_all = composite_by_model(m, &fitted, &table)?;
     let rewards = held_out_rewards(m, cfg, &composite_all, &held_prompts)?;
     let noise = pool_noise(&cal, &single.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
@@ -205,7 +227,62 @@ pub(crate) fn analyze(m: &Measured, cfg: &Config) -> Result<std::result::Result<
         gain_over_consensus,
         rewards,
         attacks,
+        per_task,
+        tasks,
     }))
+}
+
+/// Per task with its own composite, then over all held-out rows: the per-task composite beside
+/// the pooled one and the best single evaluator (chosen on that task's calibration rows).
+fn per_task_held_out(
+    table: &DimensionTable,
+    fits: &TaskFitted,
+    single: &[(String, String)],
+    boot: &BootstrapConfig,
+) -> Result<Vec<TaskHeldOut>> {
+    let held_rows = &fits.pooled.split.held_out;
+    let routed_all: Vec<f64> = fits.model.score_table(table)?.iter().map(|s| s.value()).collect();
+    let pooled_all: Vec<f64> = fits.pooled.model.score_table(table)?.iter().map(|s| s.value()).collect();
+    let pearson = |x: &[f64], y: &[f64]| estimate(Method::Pearson, x, y, boot);
+    let mut groups: Vec<(String, Vec<usize>, Vec<usize>)> = fits
+        .tasks
+        .iter()
+        .map(|(task, (rows, f))| {
+            let held: Vec<usize> = held_rows.iter().copied().filter(|&r| table.tasks[r] == *task).collect();
+            let cal: Vec<usize> = f.split.calibration.iter().map(|&i| rows[i]).collect();
+            (task.short_name().to_owned(), held, cal)
+        })
+        .collect();
+    groups.push(("all".to_owned(), held_rows.clone(), fits.pooled.split.calibration.clone()));
+    let mut out = Vec::new();
+    for (task, held, cal) in groups {
+        let cal_table = table.rows(&cal);
+        let Some((best, column)) = single
+            .iter()
+            .filter_map(|(name, c)| {
+                let r = poq_eval::stats::pearson(cal_table.column(c)?, &cal_table.f1).ok()?.estimate;
+                Some((name, c, r))
+            })
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(n, c, _)| (n.clone(), c.clone()))
+        else {
+            continue;
+        };
+        let pick = |v: &[f64]| held.iter().map(|&r| v[r]).collect::<Vec<f64>>();
+        let (routed, pooled, f1) = (pick(&routed_all), pick(&pooled_all), pick(&table.f1));
+        let best_col = table.column(&column).map(pick).unwrap_or_default();
+        out.push(TaskHeldOut {
+            task,
+            n: held.len(),
+            best_single: best,
+            per_task: pearson(&routed, &f1),
+            pooled: pearson(&pooled, &f1),
+            single: pearson(&best_col, &f1),
+            gain_over_pooled: correlation_gain(Method::Pearson, &routed, &pooled, &f1, boot).ok(),
+            gain_over_single: correlation_gain(Method::Pearson, &routed, &best_col, &f1, boot).ok(),
+        });
+    }
+    Ok(out)
 }
 
 /// The inference nodes on the held-out prompts: true quality their token F1 × 10 there, cost
@@ -332,5 +409,7 @@ fn attack_sweep(
     });
     // The trust rules' warm-up: a quarter of the rounds is left out of the error.
     let settings = Settings { rounds: cfg.rounds, warmup: cfg.rounds / 4, seed: cfg.seed };
-    Ok(Some(attacks::sweep(&inference, &signals, settings)?))
+    let mut sweep = attacks::sweep(&inference, &signals, settings)?;
+    sweep.noise_measured = m.evaluators.len() >= 2;
+    Ok(Some(sweep))
 }

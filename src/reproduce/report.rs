@@ -160,6 +160,61 @@ fn sweep_csv(path: &Path, sweep: &[(f64, Report)]) -> Result<()> {
     Ok(poq_sim::output::write_csv_file(path, &reports)?)
 }
 
+/// One composite per task beside the pooled one and the best single evaluator, held out.
+fn per_task_section(md: &mut String, q: &super::quality::QualityAnalysis) {
+    let _ = writeln!(
+        md,
+        "### Per-task composites (held out)\n\n\
+         One composite per task, fitted exactly as the pooled one but on that task's calibration rows alone \
+         (same split by prompt id); answers are routed by their task, and the pooled composite scores any answer \
+         whose task has no composite (`composite_per_task.json`). Pearson with F1 × 10 on the held-out rows, \
+         bootstrap 95% intervals; gains are paired bootstrap differences of the per-task composite's Pearson. The \
+         best single evaluator is chosen on each task's calibration rows. *all*: every held-out row, each scored \
+         by its task's composite.\n"
+    );
+    let gain = |g: &Option<poq_eval::quality::Gain>| {
+        g.as_ref().map_or("–".to_owned(), |g| format!("{:+.3} [{:+.3}, {:+.3}]", g.estimate, g.ci_low, g.ci_high))
+    };
+    let mut t = Table::new([
+        "task",
+        "n",
+        "per-task composite",
+        "pooled composite",
+        "best single (calibration)",
+        "per-task − pooled",
+        "per-task − best single",
+    ]);
+    for r in &q.tasks {
+        t.row([
+            r.task.clone(),
+            r.n.to_string(),
+            est(&r.per_task),
+            est(&r.pooled),
+            format!("{} {}", r.best_single, est(&r.single)),
+            gain(&r.gain_over_pooled),
+            gain(&r.gain_over_single),
+        ]);
+    }
+    let _ = writeln!(md, "{t}");
+    for (task, (_, f)) in &q.per_task.tasks {
+        let m = &f.model;
+        let kept: Vec<String> = m.dimensions.iter().zip(&m.weights).map(|(d, w)| format!("{d} {w:.3}")).collect();
+        let dropped: Vec<String> = m.dropped.iter().map(|d| format!("{} ({})", d.name, d.reason)).collect();
+        let _ = writeln!(
+            md,
+            "- {} ({} calibration rows): kept {}; dropped {}.",
+            task.short_name(),
+            m.fit.calibration_rows,
+            kept.join(", "),
+            if dropped.is_empty() { "none".to_owned() } else { dropped.join("; ") }
+        );
+    }
+    for (task, why) in &q.per_task.unfitted {
+        let _ = writeln!(md, "- {}: no composite of its own (the pooled one scores it): {why}.", task.short_name());
+    }
+    let _ = writeln!(md);
+}
+
 /// The signals under evaluator attacks: what was run, a table per attack × defence saying whether
 /// the composite keeps the lowest error, the figures and `attacks.csv`.
 fn attack_section(md: &mut String, out: &Path, sweep: &super::attacks::AttackSweep) -> Result<()> {
@@ -177,15 +232,21 @@ fn attack_section(md: &mut String, out: &Path, sweep: &super::attacks::AttackSwe
          Each signal is the scoring of every honest evaluator in a pool of {POOL} (K = {K} drawn per answer) on the \
          {} held-out prompts; true quality is F1 × 10. The last share (0–0.5) of the pool are adversaries (poq-sim's \
          `inject`): boost +3, sabotage −3, collusion +3 for the weakest model and −3 for the others. Single-table \
-         pools add per-evaluator normal noise measured from the two STS evaluators' disagreement on the calibration \
-         rows (sd of their difference / √2), so honest evaluators disagree as much as two real ones do; the mean \
-         consensus pool alternates the measured evaluators and adds none (noise sd: {}). Defences: mean, median, \
+         pools add per-evaluator normal noise {}; the mean consensus pool alternates the measured evaluators and \
+         adds none (noise sd: {}). Defences: mean, median, \
          and spot-check trust (poq-sim's relative rule, a trust-weighted mean; it judges each evaluator's \
          spot-check error against its pool's median, so a signal is not punished for its own honest error). \
          {} rounds per point, seed {}; consensus MAE after a {}-round warm-up. *Ranking kept*: inference nodes \
          rank by mean reward as they do when the consensus is F1 × 10 itself ({}). Honest payout: mean \
          reward per answer scored by honest evaluators (all costs equal, so it is agreement alone).\n",
         sweep.prompts,
+        if sweep.noise_measured {
+            "measured from the evaluators' disagreement on the calibration rows (sd of their difference / √2), so \
+             honest evaluators disagree as much as two real ones do"
+        } else {
+            "of 1 point (one evaluator ran, so their disagreement could not be measured; the synthetic pool's \
+             noise in examples/adversarial.rs)"
+        },
         noise.join(", "),
         st.rounds,
         st.seed,
@@ -563,6 +624,7 @@ impl Sections<'_> {
         }
         let _ = writeln!(md, "{t}");
         let _ = writeln!(md, "{}\n", verdict(q));
+        per_task_section(md, q);
         if let Some((consensus, composite)) = &q.rewards {
             let _ = writeln!(
                 md,
@@ -582,6 +644,7 @@ impl Sections<'_> {
             attack_section(md, out, sweep)?;
         }
         write_file(&out.join("composite.json"), &model.to_json()?)?;
+        write_file(&out.join("composite_per_task.json"), &q.per_task.model.to_json()?)?;
         write_file(&out.join("quality_audit.json"), &serde_json::to_string_pretty(&q.fitted.audit)?)?;
         Ok(())
     }
