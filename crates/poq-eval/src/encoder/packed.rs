@@ -139,7 +139,15 @@ fn split_rows<'a>(mut x: &'a mut [f32], lengths: &[usize], h: usize) -> Vec<&'a 
 impl Transformer {
     /// Hidden states of packed sequences: `ids[i]` and `type_ids[i]` (same length, at least 1)
     /// are sequence i; returns (Σ lengths) × hidden values, sequence after sequence.
+    ///
+    /// The pass runs on one of rayon's threads: its parallel products and loops then split work
+    /// among the pool's threads directly instead of each waking the pool from outside.
     pub(crate) fn forward_packed(&self, ids: &[&[u32]], type_ids: &[&[u32]]) -> Result<Vec<f32>> {
+        rayon::scope(|_| self.forward_packed_here(ids, type_ids))
+    }
+
+    /// [`forward_packed`](Self::forward_packed) on the calling thread.
+    fn forward_packed_here(&self, ids: &[&[u32]], type_ids: &[&[u32]]) -> Result<Vec<f32>> {
         if ids.len() != type_ids.len() || ids.iter().zip(type_ids).any(|(a, b)| a.len() != b.len()) {
             return Err(Error::InvalidArgument { name: "type_ids", message: "must match ids in shape".into() });
         }
