@@ -17,7 +17,7 @@ use clap::Parser;
 use poq::sim::output::write_csv_file;
 use poq::sim::sweep::{Sweep, apply, inject, run_sweep};
 use poq::sim::{
-    Audit, ConsensusAccuracy, Cost, Engine, EvaluatorNode, NodeKind, PAPER_INFERENCE, Report, Scenario, ScoreModel,
+    Audit, ConsensusAccuracy, Cost, Engine, EvaluatorNode, PAPER_INFERENCE, Report, Scenario, ScoreModel,
     inference_node,
 };
 use poq_app::svg::{LineChart, Series};
@@ -104,19 +104,6 @@ fn defended(base: &Scenario, d: (&str, &str, &str)) -> Result<Scenario, Box<dyn 
     Ok(sc)
 }
 
-/// Mean payout per answer of honest evaluators, and of adversarial ones.
-fn payouts(r: &Report) -> (f64, f64) {
-    let mean = |honest: bool| {
-        let (s, n) = r
-            .nodes
-            .iter()
-            .filter(|n| n.kind == NodeKind::Evaluator && (n.adversary == "honest") == honest && n.answers > 0)
-            .fold((0.0, 0u64), |(s, c), n| (s + n.total_paid, c + n.answers));
-        if n == 0 { f64::NAN } else { s / n as f64 }
-    };
-    (mean(true), mean(false))
-}
-
 /// One summary row: (attack, ratio, k, consensus, defence, MAE after warm-up, honest payout).
 struct Row<'a> {
     attack: &'a str,
@@ -162,7 +149,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut table = Vec::new();
     for (point, d, p, r) in &reports {
         let pt = sweep.point(*p);
-        let (honest, adv) = payouts(r);
+        let (honest, adv) = r.evaluator_payouts();
         let (label, trust, sampling) = DEFENCES[*d];
         let row = [
             point.to_string(),

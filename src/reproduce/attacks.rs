@@ -99,19 +99,6 @@ fn ranking(r: &Report) -> Vec<String> {
     nodes.into_iter().map(|n| n.node.clone()).collect()
 }
 
-/// Mean payout per answer of honest evaluators, and of adversaries (NaN where none scored).
-fn payouts(r: &Report) -> (f64, f64) {
-    let mean = |honest: bool| {
-        let (s, n) = r
-            .nodes
-            .iter()
-            .filter(|n| n.kind == NodeKind::Evaluator && (n.adversary == "honest") == honest && n.answers > 0)
-            .fold((0.0, 0u64), |(s, c), n| (s + n.total_paid, c + n.answers));
-        if n == 0 { f64::NAN } else { s / n as f64 }
-    };
-    (mean(true), mean(false))
-}
-
 /// Runs every signal × defence × attack × share. Inference nodes carry their true quality as
 /// `QualityModel::Empirical` over `prompts` prompts.
 pub(crate) fn sweep(inference: &[InferenceNode], signals: &[Signal], s: Settings) -> Result<AttackSweep> {
@@ -148,7 +135,7 @@ pub(crate) fn sweep(inference: &[InferenceNode], signals: &[Signal], s: Settings
                 let point = axes.point(p);
                 let attack = ATTACKS.iter().find(|a| **a == point[0].1).copied().unwrap_or("none");
                 let share: f64 = point[1].1.parse().unwrap_or(f64::NAN);
-                let (honest_payout, adversary_payout) = payouts(&r);
+                let (honest_payout, adversary_payout) = r.evaluator_payouts();
                 rows.push(Row {
                     signal: signal.name.clone(),
                     attack,

@@ -165,6 +165,21 @@ impl Report {
         self.nodes.iter().find(|n| n.node == name)
     }
 
+    /// Mean pay per scored answer of the honest evaluators and of the adversarial ones (each NaN
+    /// when that group scored nothing).
+    #[must_use]
+    pub fn evaluator_payouts(&self) -> (f64, f64) {
+        let mean = |honest: bool| {
+            let (paid, answers) = self
+                .nodes
+                .iter()
+                .filter(|n| n.kind == NodeKind::Evaluator && (n.adversary == "honest") == honest && n.answers > 0)
+                .fold((0.0, 0u64), |(s, c), n| (s + n.total_paid, c + n.answers));
+            if answers == 0 { f64::NAN } else { paid / answers as f64 }
+        };
+        (mean(true), mean(false))
+    }
+
     /// A plain-text table of the per-node rewards.
     #[must_use]
     pub fn table(&self) -> String {
