@@ -465,32 +465,23 @@ impl Decoder {
     /// - The rests longer than [`MATVEC_ROWS`] run as one pass, reading the weights once; shorter
     ///   prompts run alone, each through the kernels its own pass would use.
     pub fn start_many(&mut self, starts: &[(usize, &[u32])]) -> Result<Vec<Vec<f32>>> {
-        let mut seen = [false; MAX_SEQUENCES];
-        for &(slot, _) in starts {
-            self.slot(slot)?;
-            if std::mem::replace(&mut seen[slot], true) {
-                return Err(Error::InvalidArgument {
-                    name: "slots",
-                    message: format!("sequence {slot} is started twice at once"),
-                });
-            }
-        }
-        // Only sequences not restarted here (or the slot itself) lend their positions: a slot
-        // restarted in this call may already have been overwritten.
-        let mut reuse = Vec::with_capacity(starts.len());
-        for &(slot, prompt) in starts {
-            let most = prompt.len().saturating_sub(MATVEC_ROWS + 1);
-            let lender = (0..self.sequences.len())
-                .filter(|&s| s == slot || !seen[s])
-                .map(|s| (common_prefix(&self.sequences[s].prompted, prompt).min(most), s))
-                .max_by_key(|&(n, s)| (n, s == slot));
-            reuse.push(lender.filter(|&(n, _)| n > 0));
-        }
-        for (&(slot, prompt), lent) in starts.iter().zip(&reuse) {
-            let n = lent.map_or(0, |(n, _)| n);
-            if let Some((_, from)) = *lent
-                && from != slot
-            {
+        let seen = self.distinct_slots(starts.iter().map(|&(slot, _)| slot))?;
+        // (positions copied, from which sequence) per prompt. Only sequences not restarted here
+        // (or the slot itself) lend their positions: a slot restarted in this call may already
+        // have been overwritten.
+        let reuse: Vec<(usize, usize)> = starts
+            .iter()
+            .map(|&(slot, prompt)| {
+                let most = prompt.len().saturating_sub(MATVEC_ROWS + 1);
+                (0..self.sequences.len())
+                    .filter(|&s| s == slot || !seen[s])
+                    .map(|s| (common_prefix(&self.sequences[s].prompted, prompt).min(most), s))
+                    .max_by_key(|&(n, s)| (n, s == slot))
+                    .unwrap_or((0, slot))
+            })
+            .collect();
+        for (&(slot, prompt), &(n, from)) in starts.iter().zip(&reuse) {
+            if n > 0 && from != slot {
                 let kv = self.kv_heads * self.head_dim * n;
                 let (src, dst) = pick_two(&mut self.sequences, from, slot);
                 dst.keys.resize_with(src.keys.len(), Vec::new);
@@ -506,7 +497,7 @@ impl Decoder {
             seq.prompted.extend_from_slice(&prompt[..n]);
         }
         let rests: Vec<(usize, &[u32])> =
-            starts.iter().zip(&reuse).map(|(&(slot, p), lent)| (slot, &p[lent.map_or(0, |(n, _)| n)..])).collect();
+            starts.iter().zip(&reuse).map(|(&(slot, p), &(n, _))| (slot, &p[n..])).collect();
         let mut logits: Vec<Option<Vec<f32>>> = vec![None; starts.len()];
         let (long, short): (Vec<usize>, Vec<usize>) = (0..rests.len()).partition(|&i| rests[i].1.len() > MATVEC_ROWS);
         if !long.is_empty() {
@@ -530,19 +521,25 @@ impl Decoder {
                 message: format!("{} tokens for {} sequences", tokens.len(), slots.len()),
             });
         }
+        self.distinct_slots(slots.iter().copied())?;
+        let steps: Vec<(usize, &[u32])> =
+            slots.iter().zip(tokens).map(|(&s, t)| (s, std::slice::from_ref(t))).collect();
+        self.run(&steps)
+    }
+
+    /// Checks that `slots` are valid and distinct (making room for them); which ones they are.
+    fn distinct_slots(&mut self, slots: impl Iterator<Item = usize>) -> Result<[bool; MAX_SEQUENCES]> {
         let mut seen = [false; MAX_SEQUENCES];
-        for &s in slots {
+        for s in slots {
             self.slot(s)?;
             if std::mem::replace(&mut seen[s], true) {
                 return Err(Error::InvalidArgument {
                     name: "slots",
-                    message: format!("sequence {s} appears twice in one step"),
+                    message: format!("sequence {s} appears twice in one call"),
                 });
             }
         }
-        let steps: Vec<(usize, &[u32])> =
-            slots.iter().zip(tokens).map(|(&s, t)| (s, std::slice::from_ref(t))).collect();
-        self.run(&steps)
+        Ok(seen)
     }
 
     fn slot(&mut self, slot: usize) -> Result<&mut Sequence> {
