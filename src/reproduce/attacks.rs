@@ -187,9 +187,8 @@ impl AttackSweep {
         );
         for r in &self.rows {
             let (_, consensus, trust) = DEFENCES.iter().find(|d| d.0 == r.defence).copied().unwrap_or(("", "", ""));
-            let quoted = format!("\"{}\"", r.signal.replace('"', "\"\""));
             let cells = [
-                quoted,
+                super::report::csv_quoted(&r.signal),
                 r.attack.to_owned(),
                 r.defence.to_owned(),
                 consensus.to_owned(),

@@ -700,11 +700,15 @@ impl Sections<'_> {
     }
 }
 
+/// `s` as a quoted CSV field (inner quotes doubled).
+pub(crate) fn csv_quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
 /// One row per (model, prompt): the tidy table every figure can be recomputed from.
 fn write_scores_csv(path: &Path, m: &Measured) -> Result<()> {
     let mut text =
         String::from("model,sample_id,task,f1,em,evaluator,score,latency_ms,prompt_tokens,generated_tokens\n");
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     for (g, a) in m.answers.iter().enumerate() {
         for (p, s) in m.prompts.iter().enumerate() {
             let generation = &a.generations[p];
@@ -715,12 +719,12 @@ fn write_scores_csv(path: &Path, m: &Measured) -> Result<()> {
                 let _ = writeln!(
                     text,
                     "{},{},{},{},{},{},{},{:.3},{},{}",
-                    q(&a.name),
-                    q(&s.id),
+                    csv_quoted(&a.name),
+                    csv_quoted(&s.id),
                     s.task.short_name(),
                     m.f1[g][p] / 10.0,
                     m.em[g][p] / 10.0,
-                    q(name),
+                    csv_quoted(name),
                     if score.is_finite() { score.to_string() } else { String::new() },
                     generation.latency().as_secs_f64() * 1e3,
                     generation.prompt_tokens,
