@@ -1,5 +1,5 @@
 //! Our quantized matrix kernels, per GGUF block format and per instruction set: a decoding step's
-//! product (1 and 8 activation rows) on a 1536 × 576 matrix (SmolLM2's feed-forward shape; the
+//! product (1 and 8 activation rows, f32 and 8-bit activations) on a 1536 × 576 matrix (SmolLM2's feed-forward shape; the
 //! K-quants at 1536 × 768, whole 256-value blocks) and a 128-row prompt product on the same
 //! matrix. Throughput is in weights per second (multiply by the format's bytes per weight for
 //! memory traffic).
@@ -12,7 +12,7 @@
 use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use poq::infer::quant::{Bytes, Format, Isa, QMatrix};
+use poq::infer::quant::{Activations, Bytes, Format, Isa, QMatrix, matvecs_many_with};
 
 fn matrix(format: Format, rows: usize, cols: usize) -> QMatrix {
     let t = Tensor::randn(0f32, 1.0, (rows, cols), &Device::Cpu).unwrap();
@@ -35,6 +35,11 @@ fn bench(c: &mut Criterion) {
                 group.bench_with_input(BenchmarkId::new(format!("{isa:?}/matvec"), n), &n, |b, _| {
                     b.iter(|| m.matvecs(&xs, &mut out))
                 });
+                if isa != Isa::Portable {
+                    group.bench_with_input(BenchmarkId::new(format!("{isa:?}/int8_matvec"), n), &n, |b, _| {
+                        b.iter(|| matvecs_many_with(&mut [(&m, &mut out)], &xs, Activations::Int8))
+                    });
+                }
             }
             let n = 128;
             let xs: Vec<f32> = (0..n * cols).map(|i| ((i * 37) % 101) as f32 / 101.0 - 0.5).collect();

@@ -16,6 +16,12 @@ pub(crate) trait Block {
     const LEN: usize;
     /// What the chunks of one block share, decoded once per block.
     type Header: Copy;
+    /// For formats whose [`Chunk`] bytes are signed: the amount their stored unsigned integers
+    /// were lowered by (`q − ZERO`; Q8_0 as `q + 128` wrapped), 0 for unsigned formats. The
+    /// 8-bit activation kernels multiply the unsigned bytes and take `ZERO · Σx` back off.
+    const ZERO: u8 = 0;
+    /// Whether a chunk's two halves have their own scales (Q6_K's groups of 16).
+    const HALVES: bool = false;
     /// The block's shared scales.
     fn header<const F16C: bool>(block: &[u8]) -> Self::Header;
     /// Values `32·c .. 32·c + 32` of the block (`c < LEN / 32`).
@@ -108,6 +114,7 @@ pub(crate) struct Q4_0;
 impl Block for Q4_0 {
     const BYTES: usize = 18;
     const LEN: usize = 32;
+    const ZERO: u8 = 8;
     type Header = f32;
     #[inline(always)]
     fn header<const F16C: bool>(block: &[u8]) -> f32 {
@@ -167,6 +174,7 @@ pub(crate) struct Q5_0;
 impl Block for Q5_0 {
     const BYTES: usize = 22;
     const LEN: usize = 32;
+    const ZERO: u8 = 16;
     type Header = f32;
     #[inline(always)]
     fn header<const F16C: bool>(block: &[u8]) -> f32 {
@@ -258,6 +266,7 @@ pub(crate) struct Q8_0;
 impl Block for Q8_0 {
     const BYTES: usize = 34;
     const LEN: usize = 32;
+    const ZERO: u8 = 128;
     type Header = f32;
     #[inline(always)]
     fn header<const F16C: bool>(block: &[u8]) -> f32 {
@@ -389,6 +398,8 @@ pub(crate) struct Q6K;
 impl Block for Q6K {
     const BYTES: usize = 210;
     const LEN: usize = 256;
+    const ZERO: u8 = 32;
+    const HALVES: bool = true;
     type Header = [f32; 16];
     #[inline(always)]
     fn header<const F16C: bool>(block: &[u8]) -> [f32; 16] {

@@ -20,12 +20,14 @@
 //! machine has).
 
 mod formats;
+mod int8;
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
+use int8::Int8Rows;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -171,51 +173,6 @@ pub enum Activations {
     /// (and can flip near-tied greedy choices). Packed matrices on AVX2 or AVX-512 only; f32
     /// matrices and the portable path keep f32 activations.
     Int8,
-}
-
-/// Activation rows quantized for [`Activations::Int8`]: per chunk of 32 values a scale, the
-/// rounded values and their sum.
-#[derive(Debug)]
-pub(crate) struct Int8Rows {
-    q: Vec<i8>,
-    d: Vec<f32>,
-    sum: Vec<i32>,
-    cols: usize,
-}
-
-impl Int8Rows {
-    /// Quantizes the rows of `xs` (`cols` wide, a multiple of 32).
-    fn new(xs: &[f32], cols: usize) -> Int8Rows {
-        let chunks = xs.len() / 32;
-        let mut rows = Int8Rows { q: vec![0; xs.len()], d: vec![0.0; chunks], sum: vec![0; chunks], cols };
-        for (((x, q), d), sum) in
-            xs.chunks_exact(32).zip(rows.q.chunks_exact_mut(32)).zip(&mut rows.d).zip(&mut rows.sum)
-        {
-            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-            *d = amax / 127.0;
-            let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
-            for (q, v) in q.iter_mut().zip(x) {
-                *q = (v * inv).round() as i8;
-            }
-            *sum = q.iter().map(|&v| i32::from(v)).sum();
-        }
-        rows
-    }
-
-    /// Rows held.
-    pub(crate) fn len(&self) -> usize {
-        self.q.len() / self.cols
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    pub(crate) fn row(&self, k: usize) -> simd::Int8Row<'_> {
-        let chunks = self.cols / 32;
-        simd::Int8Row {
-            q: &self.q[k * self.cols..][..self.cols],
-            d: &self.d[k * chunks..][..chunks],
-            sum: &self.sum[k * chunks..][..chunks],
-        }
-    }
 }
 
 /// Bytes owned by something that outlives the matrix: a memory map of the whole file, or a
@@ -536,6 +493,51 @@ pub fn matvecs_many(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32]) {
 /// # Panics
 /// As [`matvecs_many`].
 pub fn matvecs_many_with(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32], activations: Activations) {
+    products(jobs, xs, activations, None)
+}
+
+/// The kernels of [`Activations::Int8`] products (see `int8`): the same bits from each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Int8Kernel {
+    /// Byte products by `maddubs`, up to four vectors per pass (AVX2).
+    Direct,
+    /// Byte products by VNNI's `dpbusd`, up to four vectors per pass (AVX-512 VNNI).
+    DirectVnni,
+    /// Eight vectors per pass in the activations' lane layout (AVX-512 VNNI).
+    Lanes,
+}
+
+/// Vectors from which [`Int8Kernel::Lanes`] is chosen: below, its pass over eight lanes does
+/// more than the direct kernel's per-vector work.
+const LANES_FROM: usize = 4;
+
+/// Whether this CPU has AVX-512 VNNI (on top of [`Isa::Avx512`]).
+fn vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return is_x86_feature_detected!("avx512vnni");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The 8-bit kernel a matrix on `isa` runs for `n` vectors (`None`: f32 activations), or the
+/// one a test forces.
+fn int8_kernel(isa: Isa, n: usize, forced: Option<Int8Kernel>) -> Option<Int8Kernel> {
+    match isa {
+        Isa::Portable => None,
+        Isa::Avx2 => Some(Int8Kernel::Direct),
+        Isa::Avx512 if !vnni() => Some(Int8Kernel::Direct),
+        Isa::Avx512 => Some(forced.unwrap_or(if n >= LANES_FROM { Int8Kernel::Lanes } else { Int8Kernel::DirectVnni })),
+    }
+}
+
+/// [`matvecs_many_with`], with the 8-bit kernel forced where the matrix's instruction set can run
+/// it (tests).
+pub(crate) fn products(
+    jobs: &mut [(&QMatrix, &mut [f32])],
+    xs: &[f32],
+    activations: Activations,
+    forced: Option<Int8Kernel>,
+) {
     let mut tasks = Vec::new();
     let mut outs = Vec::with_capacity(jobs.len());
     for (j, (m, out)) in jobs.iter_mut().enumerate() {
@@ -543,12 +545,17 @@ pub fn matvecs_many_with(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32], activa
         outs.push((SharedOut::new(out), n));
         tasks.extend((0..m.rows).step_by(ROWS_PER_TASK).map(|first| (j, first)));
     }
-    if outs.iter().all(|&(_, n)| n == 0) {
+    let Some(&(_, n)) = outs.first() else { return };
+    if n == 0 {
         return;
     }
     // Quantized once for every matrix that reads them (all share `xs`, so one width).
     let int8 = (activations == Activations::Int8)
-        .then(|| jobs.iter().find(|(m, _)| m.cols % 32 == 0).map(|(m, _)| Int8Rows::new(xs, m.cols)))
+        .then(|| {
+            let packed = jobs.iter().filter(|(m, _)| m.cols % 32 == 0 && m.format().is_some());
+            let lanes = packed.clone().any(|(m, _)| int8_kernel(m.isa, n, forced) == Some(Int8Kernel::Lanes));
+            packed.map(|(m, _)| m.cols).next().map(|cols| Int8Rows::new(xs, cols, lanes))
+        })
         .flatten();
     let jobs = &*jobs;
     let outs = &outs;
@@ -569,11 +576,21 @@ pub fn matvecs_many_with(jobs: &mut [(&QMatrix, &mut [f32])], xs: &[f32], activa
                 let row_bytes = m.row_bytes(*format);
                 let data = &bytes.as_slice()[first * row_bytes..][..count * row_bytes];
                 let paths = format.paths();
-                match (&int8, paths.rows_int8[m.isa as usize]) {
-                    // SAFETY: `m.isa` was checked available when it was set.
-                    (Some(q), Some(rows_int8)) => unsafe { rows_int8(data, row_bytes, q, sums) },
+                let kernel = int8.as_ref().and_then(|q| Some((q, int8_kernel(m.isa, n, forced)?)));
+                match kernel {
+                    Some((q, Int8Kernel::Lanes)) if q.has_lanes() => {
+                        // SAFETY: Lanes is chosen only on AVX-512 with VNNI; `q` has lanes.
+                        unsafe { (paths.int8_lanes)(data, row_bytes, q, sums) }
+                    }
+                    // SAFETY: as below, and VNNI was detected.
+                    Some((q, Int8Kernel::DirectVnni | Int8Kernel::Lanes)) => unsafe {
+                        (paths.int8_vnni)(data, row_bytes, q, sums)
+                    },
+                    // SAFETY: `m.isa` was checked available when it was set; a kernel is chosen
+                    // only for AVX2 or AVX-512.
+                    Some((q, Int8Kernel::Direct)) => unsafe { (paths.int8[m.isa as usize])(data, row_bytes, q, sums) },
                     // SAFETY: as above.
-                    _ => unsafe { (paths.rows[m.isa as usize])(data, row_bytes, xs, m.cols, sums) },
+                    None => unsafe { (paths.rows[m.isa as usize])(data, row_bytes, xs, m.cols, sums) },
                 }
             }
             Storage::Dense(v) => {
@@ -600,8 +617,12 @@ struct Paths {
     rows: [RowsFn; 3],
     /// `(whole rows' bytes, out)`.
     decode: [DecodeFn; 3],
-    /// As `rows` for 8-bit activations, where the instruction set has it.
-    rows_int8: [Option<RowsInt8Fn>; 3],
+    /// As `rows` for 8-bit activations ([`Int8Kernel::Direct`]); the portable entry is never
+    /// called.
+    int8: [RowsInt8Fn; 3],
+    /// [`Int8Kernel::DirectVnni`] and [`Int8Kernel::Lanes`] (AVX-512 VNNI).
+    int8_vnni: RowsInt8Fn,
+    int8_lanes: RowsInt8Fn,
 }
 
 type RowsFn = unsafe fn(&[u8], usize, &[f32], usize, &mut [f32]);
@@ -613,7 +634,7 @@ type DenseFn = unsafe fn(&[f32], &[f32], usize, &mut [f32]);
 /// generic kernels inline into vector code.
 mod paths {
     use super::formats::{self, Block};
-    use super::{DecodeFn, DenseFn, Paths, RowsFn, RowsInt8Fn, kernel};
+    use super::{DenseFn, Paths, kernel};
 
     // Inlined into each instruction set's wrapper below, so that the whole loop is compiled with
     // that set's features.
@@ -662,7 +683,7 @@ mod paths {
             #[target_feature(enable = $features)]
             unsafe fn $int8<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
                 // SAFETY: compiled with AVX2, FMA and F16C (the caller's contract).
-                unsafe { super::simd::rows_int8::<B>(data, row_bytes, xs, out) }
+                unsafe { super::int8::rows_direct::<B, false>(data, row_bytes, xs, out) }
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = $features)]
@@ -674,18 +695,52 @@ mod paths {
     isa_fns!(rows_avx2, decode_avx2, int8_avx2, dense_avx2, 1, "avx2,fma,f16c");
     isa_fns!(rows_avx512, decode_avx512, int8_avx512, dense_avx512, 2, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
 
+    /// # Safety
+    /// The CPU must have AVX-512 (F, BW, VL) with VNNI, AVX2, FMA and F16C.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    unsafe fn int8_vnni<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
+        // SAFETY: compiled with those features (the caller's contract).
+        unsafe { super::int8::rows_direct::<B, true>(data, row_bytes, xs, out) }
+    }
+
+    /// # Safety
+    /// As [`int8_vnni`]; `xs` has lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    unsafe fn int8_lanes<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
+        // SAFETY: compiled with those features (the caller's contract).
+        unsafe { super::int8::rows_lanes::<B>(data, row_bytes, xs, out) }
+    }
+
+    /// Never called: 8-bit kernels are chosen only on x86-64 with AVX2 or AVX-512.
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn int8_none<B: Block>(_: &[u8], _: usize, _: &super::Int8Rows, _: &mut [f32]) {
+        unreachable!("8-bit activations off x86-64")
+    }
+
     const fn paths<B: Block>() -> Paths {
         #[cfg(target_arch = "x86_64")]
-        let (rows_fns, decode_fns, int8_fns): ([RowsFn; 3], [DecodeFn; 3], [Option<RowsInt8Fn>; 3]) = (
-            [rows::<B, false, false, 0>, rows_avx2::<B>, rows_avx512::<B>],
-            [formats::decode::<B, false, false>, decode_avx2::<B>, decode_avx512::<B>],
-            [None, Some(int8_avx2::<B>), Some(int8_avx512::<B>)],
-        );
+        return Paths {
+            len: B::LEN,
+            bytes: B::BYTES,
+            rows: [rows::<B, false, false, 0>, rows_avx2::<B>, rows_avx512::<B>],
+            decode: [formats::decode::<B, false, false>, decode_avx2::<B>, decode_avx512::<B>],
+            int8: [int8_avx2::<B>, int8_avx2::<B>, int8_avx512::<B>],
+            int8_vnni: int8_vnni::<B>,
+            int8_lanes: int8_lanes::<B>,
+        };
         // Off x86-64 only the portable entries are ever chosen (`Isa::available`).
         #[cfg(not(target_arch = "x86_64"))]
-        let (rows_fns, decode_fns, int8_fns): ([RowsFn; 3], [DecodeFn; 3], [Option<RowsInt8Fn>; 3]) =
-            ([rows::<B, false, false, 0>; 3], [formats::decode::<B, false, false>; 3], [None; 3]);
-        Paths { len: B::LEN, bytes: B::BYTES, rows: rows_fns, decode: decode_fns, rows_int8: int8_fns }
+        Paths {
+            len: B::LEN,
+            bytes: B::BYTES,
+            rows: [rows::<B, false, false, 0>; 3],
+            decode: [formats::decode::<B, false, false>; 3],
+            int8: [int8_none::<B>; 3],
+            int8_vnni: int8_none::<B>,
+            int8_lanes: int8_none::<B>,
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

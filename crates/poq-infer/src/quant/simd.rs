@@ -7,7 +7,7 @@
 //! same arithmetic: the integer values are exact, then one multiply or fused multiply–add.
 
 use super::formats::Block;
-use super::kernel::{GROUP, LANES, reduce};
+use super::kernel::{LANES, reduce};
 use std::arch::x86_64::*;
 
 /// The 32 nibbles of 16 packed bytes in value order: low halves, then high halves.
@@ -263,88 +263,6 @@ pub(crate) unsafe fn decode<B: Block>(data: &[u8], out: &mut [f32]) {
                     _mm256_storeu_ps(dst.as_mut_ptr().add(8 * r), *v);
                 }
             }
-        }
-    }
-}
-
-/// One activation row quantized to 8 bits per chunk of 32 (see [`super::Int8Rows`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Int8Row<'a> {
-    pub q: &'a [i8],
-    pub d: &'a [f32],
-    pub sum: &'a [i32],
-}
-
-/// `row · xs[k]` for 8-bit activations: each chunk's integers multiplied exactly (pairs of byte
-/// products summed in 16 bits, then in 32: |q| ≤ 128 and |x| ≤ 127 cannot saturate), then
-/// scaled; offsets (Q4_1, Q5_1, K-quants' minimums) through the chunk's sum of activations.
-/// Eight running lanes plus one offset sum per vector, the same whatever `N`.
-///
-/// # Safety
-/// The CPU must have AVX2, FMA and F16C; `row` holds whole blocks and every activation row at
-/// least as many values.
-#[inline(always)]
-pub(crate) unsafe fn row_dots_int8<B: Block, const N: usize>(row: &[u8], xs: [Int8Row<'_>; N]) -> [f32; N] {
-    debug_assert!(xs.iter().all(|x| x.q.len() >= row.len() / B::BYTES * B::LEN));
-    // SAFETY: the caller's contract: the features, and every load inside `row` and `xs`.
-    unsafe {
-        let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); N];
-        let mut offsets = [0f32; N];
-        for (b, block) in row.chunks_exact(B::BYTES).enumerate() {
-            let header = B::header::<true>(block);
-            for c in 0..B::LEN / 32 {
-                let ch = B::chunk_simd(block, &header, c);
-                let chunk = b * B::LEN / 32 + c;
-                // maddubs multiplies unsigned by signed bytes: signed weights lend their sign to x.
-                let weights = if ch.signed { _mm256_abs_epi8(ch.q) } else { ch.q };
-                // Lanes 0–3 hold values 0–15, lanes 4–7 values 16–31.
-                let scale = _mm256_set_m128(_mm_set1_ps(ch.scale[1]), _mm_set1_ps(ch.scale[0]));
-                for ((a, o), x) in acc.iter_mut().zip(&mut offsets).zip(&xs) {
-                    let xq = _mm256_loadu_si256(x.q.as_ptr().add(32 * chunk).cast());
-                    let xq = if ch.signed { _mm256_sign_epi8(xq, ch.q) } else { xq };
-                    let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(weights, xq), ones);
-                    let d = x.d[chunk];
-                    *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(scale, _mm256_set1_ps(d)), *a);
-                    if let Some(m) = ch.offset {
-                        *o = (m * d).mul_add(x.sum[chunk] as f32, *o);
-                    }
-                }
-            }
-        }
-        let mut out = [0f32; N];
-        for ((o, a), off) in out.iter_mut().zip(&acc).zip(&offsets) {
-            let mut lanes = [0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
-            *o =
-                ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7])) + off;
-        }
-        out
-    }
-}
-
-/// [`row_dots_int8`] of each row of `data` with every activation row of `xs`, [`GROUP`] per pass;
-/// `out` is (rows, n).
-///
-/// # Safety
-/// As [`row_dots_int8`].
-#[inline(always)]
-pub(crate) unsafe fn rows_int8<B: Block>(data: &[u8], row_bytes: usize, xs: &super::Int8Rows, out: &mut [f32]) {
-    let n = xs.len();
-    for (row, dst) in data.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
-        let mut k = 0;
-        while k < n {
-            let x = |i: usize| xs.row(k + i);
-            // SAFETY: the caller's contract.
-            unsafe {
-                match n - k {
-                    1 => dst[k] = row_dots_int8::<B, 1>(row, [x(0)])[0],
-                    2 => dst[k..k + 2].copy_from_slice(&row_dots_int8::<B, 2>(row, [x(0), x(1)])),
-                    3 => dst[k..k + 3].copy_from_slice(&row_dots_int8::<B, 3>(row, [x(0), x(1), x(2)])),
-                    _ => dst[k..k + GROUP].copy_from_slice(&row_dots_int8::<B, GROUP>(row, [x(0), x(1), x(2), x(3)])),
-                }
-            }
-            k += (n - k).min(GROUP);
         }
     }
 }

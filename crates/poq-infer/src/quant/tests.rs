@@ -191,45 +191,71 @@ fn halves_convert_exactly() {
     }
 }
 
+/// The 8-bit kernels this CPU runs on `isa`.
+fn int8_kernels(isa: Isa) -> Vec<Int8Kernel> {
+    match isa {
+        Isa::Portable => vec![],
+        Isa::Avx2 => vec![Int8Kernel::Direct],
+        Isa::Avx512 if vnni() => vec![Int8Kernel::Direct, Int8Kernel::DirectVnni, Int8Kernel::Lanes],
+        Isa::Avx512 => vec![Int8Kernel::Direct],
+    }
+}
+
 #[test]
 fn int8_activations_are_llama_cpp_style_quantized_dots() {
     let mut rng = StdRng::seed_from_u64(5);
     let simd: Vec<Isa> = available().into_iter().filter(|i| *i != Isa::Portable).collect();
+    // Eleven vectors: a full group of eight lanes and three more.
+    let n = 11;
     for format in Format::ALL {
-        let cols = widths(format)[1];
-        let (m, w) = quantized(format, 21, cols, &mut rng);
-        let bytes = match &m.storage {
-            Storage::Packed { bytes, .. } => bytes.clone(),
-            Storage::Dense(_) => unreachable!(),
-        };
-        let xs = random(6 * cols, &mut rng);
-        // The reference: each chunk of 32 activations rounded to max|x|/127 steps.
-        let rounded: Vec<f32> = xs
-            .chunks(32)
-            .flat_map(|x| {
-                let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-                x.iter().map(move |v| (v * 127.0 / amax).round() * (amax / 127.0)).collect::<Vec<_>>()
-            })
-            .collect();
-        let mut by_isa = Vec::new();
-        for &isa in &simd {
-            let m = QMatrix::packed(bytes.clone(), format, 21, cols).unwrap().with_isa(isa).unwrap();
-            let mut all = vec![f32::NAN; 6 * 21];
-            matvecs_many_with(&mut [(&m, &mut all)], &xs, Activations::Int8);
-            check_products(&m, &w, &rounded, &all, &format!("{format:?} {isa:?} int8"));
-            // Not the f32 products: the rounding of activations shows.
-            let mut f32s = vec![0f32; 6 * 21];
-            m.matvecs(&xs, &mut f32s);
-            assert!(all.iter().zip(&f32s).any(|(a, b)| (a - b).abs() > 1e-4 * b.abs().max(1.0)), "{format:?}");
-            for n in [1, 4] {
-                let mut some = vec![f32::NAN; n * 21];
-                matvecs_many_with(&mut [(&m, &mut some)], &xs[..n * cols], Activations::Int8);
-                assert_eq!(some, all[..n * 21], "{format:?} {isa:?}: {n} vectors");
+        for cols in widths(format) {
+            let (m, w) = quantized(format, 21, cols, &mut rng);
+            let bytes = match &m.storage {
+                Storage::Packed { bytes, .. } => bytes.clone(),
+                Storage::Dense(_) => unreachable!(),
+            };
+            let mut xs = random(n * cols, &mut rng);
+            // A chunk of zeros (scale 0) and one of large values.
+            xs[cols..cols + 32].fill(0.0);
+            xs[2 * cols..2 * cols + 32].iter_mut().for_each(|x| *x *= 1e4);
+            // The reference: each chunk of 32 activations rounded to max|x|/127 steps.
+            let rounded: Vec<f32> = xs
+                .chunks(32)
+                .flat_map(|x| {
+                    let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+                    let step = amax / 127.0;
+                    x.iter().map(move |v| if amax > 0.0 { (v * 127.0 / amax).round() * step } else { 0.0 })
+                })
+                .collect();
+            let mut first: Option<Vec<f32>> = None;
+            for &isa in &simd {
+                let m = QMatrix::packed(bytes.clone(), format, 21, cols).unwrap().with_isa(isa).unwrap();
+                for kernel in int8_kernels(isa) {
+                    let what = format!("{format:?} {cols} {isa:?} {kernel:?}");
+                    let mut all = vec![f32::NAN; n * 21];
+                    products(&mut [(&m, &mut all)], &xs, Activations::Int8, Some(kernel));
+                    check_products(&m, &w, &rounded, &all, &what);
+                    // Every kernel, instruction set and batch size gives the same bits.
+                    match &first {
+                        None => first = Some(all.clone()),
+                        Some(want) => assert_eq!(
+                            all.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            "{what}"
+                        ),
+                    }
+                    for k in [1, 2, 3, 5, 8] {
+                        let mut some = vec![f32::NAN; k * 21];
+                        products(&mut [(&m, &mut some)], &xs[..k * cols], Activations::Int8, Some(kernel));
+                        assert_eq!(some, all[..k * 21], "{what}: {k} vectors");
+                    }
+                }
+                // Not the f32 products: the rounding of activations shows.
+                let mut f32s = vec![0f32; n * 21];
+                m.matvecs(&xs, &mut f32s);
+                let int8 = first.as_ref().unwrap();
+                assert!(int8.iter().zip(&f32s).any(|(a, b)| (a - b).abs() > 1e-4 * b.abs().max(1.0)), "{format:?}");
             }
-            by_isa.push(all);
-        }
-        for pair in by_isa.windows(2) {
-            assert_eq!(pair[0], pair[1], "{format:?}: AVX2 and AVX-512 differ");
         }
     }
 }
