@@ -30,6 +30,58 @@ use super::simd::Chunk;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+/// The sum of eight lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn hsum_i32(a: __m256i) -> i32 {
+    // SAFETY: AVX2 (the caller's contract).
+    unsafe {
+        let s4 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
+        let s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+        _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32::<0b01>(s2)))
+    }
+}
+
+/// Quantizes 32 values to `q`: scale `d = max|x| / 127`, `q = round(x · 127 / max|x|)`; returns
+/// `d`, `Σq` and the sum of the first 16.
+///
+/// # Safety
+/// The CPU must have AVX2; `x` and `q` are 32 long.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn quantize_chunk(x: &[f32], q: &mut [i8]) -> (f32, i32, i32) {
+    debug_assert!(x.len() == 32 && q.len() == 32);
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut v = [_mm256_setzero_ps(); 4];
+        for (r, v) in v.iter_mut().enumerate() {
+            *v = _mm256_loadu_ps(x.as_ptr().add(8 * r));
+        }
+        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        let mut m = _mm256_setzero_ps();
+        for v in v {
+            m = _mm256_max_ps(m, _mm256_and_ps(v, magnitude));
+        }
+        let m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+        let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        let amax = _mm_cvtss_f32(_mm_max_ss(m2, _mm_movehdup_ps(m2)));
+        let d = amax / 127.0;
+        let inv = _mm256_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+        // Rounded to nearest (ties to even) by the conversion.
+        let mut ints = [_mm256_setzero_si256(); 4];
+        for (i, v) in ints.iter_mut().zip(v) {
+            *i = _mm256_cvtps_epi32(_mm256_mul_ps(v, inv));
+        }
+        let low = hsum_i32(_mm256_add_epi32(ints[0], ints[1]));
+        let sum = low + hsum_i32(_mm256_add_epi32(ints[2], ints[3]));
+        // Packing works per 128-bit half; the permutation puts the values back in order.
+        let words = _mm256_packs_epi16(_mm256_packs_epi32(ints[0], ints[1]), _mm256_packs_epi32(ints[2], ints[3]));
+        let bytes = _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes);
+        (d, sum, low)
+    }
+}
+
 /// Running f32 sums per vector: chunk `c` goes to lane `c mod LANES`.
 pub(crate) const LANES: usize = 16;
 /// Vectors per pass of [`rows_lanes`].
@@ -69,8 +121,14 @@ struct Lanes {
 
 impl Int8Rows {
     /// Quantizes the rows of `xs` (`cols` wide, a multiple of 32); with `lanes`, also lays them
-    /// out for [`rows_lanes`].
-    pub(crate) fn new(xs: &[f32], cols: usize, lanes: bool) -> Int8Rows {
+    /// out for [`rows_lanes`]. Values are rounded to nearest, ties to even (as llama.cpp's SIMD
+    /// quantizers round).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 (every 8-bit kernel needs it).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn new(xs: &[f32], cols: usize, lanes: bool) -> Int8Rows {
         let n = xs.len() / cols;
         let chunks = cols / 32;
         let stride = chunks.div_ceil(LANES) * LANES;
@@ -87,14 +145,8 @@ impl Int8Rows {
         };
         for (i, (x, q)) in xs.chunks_exact(32).zip(rows.q.chunks_exact_mut(32)).enumerate() {
             let at = i / chunks * stride + i % chunks;
-            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = amax / 127.0;
-            let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
-            for (q, v) in q.iter_mut().zip(x) {
-                *q = (v * inv).round() as i8;
-            }
-            let low: i32 = q[..16].iter().map(|&v| i32::from(v)).sum();
-            let sum = low + q[16..].iter().map(|&v| i32::from(v)).sum::<i32>();
+            // SAFETY: AVX2 (this function's features); `x` and `q` are 32 long.
+            let (d, sum, low) = unsafe { quantize_chunk(x, q) };
             (rows.d[at], rows.sum[at], rows.sum_low[at], rows.dsum[at]) = (d, sum, low, d * sum as f32);
         }
         if lanes {
@@ -509,5 +561,41 @@ pub(crate) unsafe fn rows_lanes<B: Block>(data: &[u8], row_bytes: usize, xs: &In
             let sums = unsafe { row_lanes::<B>(row, lanes, xs.cols / 32, group) };
             dst.copy_from_slice(&sums[..dst.len()]);
         }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    #[test]
+    fn quantized_chunks_are_the_scalar_rounding() {
+        if !super::super::Isa::Avx2.available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(9);
+        let cols = 96;
+        let mut xs: Vec<f32> = (0..3 * cols).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+        xs[32..64].fill(0.0);
+        // Exact ties (127 · k / 254 steps) round to even.
+        for (l, x) in xs[64..96].iter_mut().enumerate() {
+            *x = if l == 0 { 127.0 } else { (l as f32) + 0.5 };
+        }
+        // SAFETY: AVX2 was detected.
+        let rows = unsafe { Int8Rows::new(&xs, cols, true) };
+        for (i, x) in xs.chunks(32).enumerate() {
+            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+            let want: Vec<i8> = x.iter().map(|v| (v * inv).round_ties_even() as i8).collect();
+            assert_eq!(rows.q[32 * i..32 * i + 32], want[..], "chunk {i}");
+            let at = i / 3 * rows.stride + i % 3;
+            let sum: i32 = want.iter().map(|&q| i32::from(q)).sum();
+            let low: i32 = want[..16].iter().map(|&q| i32::from(q)).sum();
+            assert_eq!((rows.d[at], rows.sum[at], rows.sum_low[at]), (amax / 127.0, sum, low), "chunk {i}");
+        }
+        // 2.5 → 2 and 3.5 → 4 (ties to even) in the third chunk, where 127 is the largest.
+        assert_eq!((rows.q[64 + 2], rows.q[64 + 3]), (2, 4));
     }
 }

@@ -552,9 +552,13 @@ pub(crate) fn products(
     // Quantized once for every matrix that reads them (all share `xs`, so one width).
     let int8 = (activations == Activations::Int8)
         .then(|| {
-            let packed = jobs.iter().filter(|(m, _)| m.cols % 32 == 0 && m.format().is_some());
+            let packed = jobs.iter().filter(|(m, _)| m.format().is_some() && int8_kernel(m.isa, n, forced).is_some());
             let lanes = packed.clone().any(|(m, _)| int8_kernel(m.isa, n, forced) == Some(Int8Kernel::Lanes));
-            packed.map(|(m, _)| m.cols).next().map(|cols| Int8Rows::new(xs, cols, lanes))
+            // SAFETY: an 8-bit kernel is chosen only where the CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            return packed.map(|(m, _)| m.cols).next().map(|cols| unsafe { Int8Rows::new(xs, cols, lanes) });
+            #[cfg(not(target_arch = "x86_64"))]
+            None
         })
         .flatten();
     let jobs = &*jobs;

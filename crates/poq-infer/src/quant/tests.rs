@@ -224,7 +224,7 @@ fn int8_activations_are_llama_cpp_style_quantized_dots() {
                 .flat_map(|x| {
                     let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
                     let step = amax / 127.0;
-                    x.iter().map(move |v| if amax > 0.0 { (v * 127.0 / amax).round() * step } else { 0.0 })
+                    x.iter().map(move |v| if amax > 0.0 { (v * (127.0 / amax)).round_ties_even() * step } else { 0.0 })
                 })
                 .collect();
             let mut first: Option<Vec<f32>> = None;
