@@ -57,7 +57,7 @@ struct Args {
     /// (re-quantized at load, candle's kernels) or native (candle's kernels on the file's own
     /// quantization, 8-bit activations).
     #[arg(long, default_value = "f32")]
-    gguf: String,
+    gguf: GgufPrecision,
     /// Run on the CPU even when a GPU build finds a GPU.
     #[arg(long)]
     cpu: bool,
@@ -69,13 +69,7 @@ struct Args {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut options = if args.cpu { LoadOptions::default() } else { LoadOptions::best()? };
     options.tokenizer = args.tokenizer.clone();
-    options.gguf_precision = match args.gguf.as_str() {
-        "f32" => GgufPrecision::Dequantized,
-        "q8_0" => GgufPrecision::Q8_0,
-        "native" => GgufPrecision::Quantized,
-        "int8" => GgufPrecision::Int8,
-        other => return Err(format!("--gguf must be f32, int8, q8_0 or native, not `{other}`").into()),
-    };
+    options.gguf_precision = args.gguf;
     let mut generator = LocalGenerator::load(&args.model, &options)?;
     let mut messages = Vec::new();
     if let Some(s) = &args.system {

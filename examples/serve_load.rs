@@ -13,6 +13,7 @@
 //! Every request has a time limit and every phase a wall-time cap.
 
 use clap::Parser;
+use poq::infer::gguf::GgufPrecision;
 use poq::infer::{LoadOptions, LocalGenerator, ServerConfig, serve_local};
 use std::io::{BufRead, BufReader, Read};
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ struct Args {
     /// Sequences the server decodes together.
     #[arg(long, default_value_t = 8)]
     max_batch: usize,
+    /// How GGUF weights are multiplied: f32 (the default) or int8 (8-bit activations when
+    /// decoding, llama.cpp's arithmetic; see the generate example's `--gguf`).
+    #[arg(long, default_value = "f32")]
+    gguf: GgufPrecision,
     /// Wall-time cap of one phase, seconds (clients stop sending after it).
     #[arg(long, default_value_t = 300)]
     phase_cap_s: u64,
@@ -180,15 +185,16 @@ fn report(p: &Phase, base: Option<f64>) -> f64 {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let generator = LocalGenerator::load(&args.model, &LoadOptions::default())?.with_max_batch(args.max_batch);
+    let options = LoadOptions { gguf_precision: args.gguf, ..LoadOptions::default() };
+    let generator = LocalGenerator::load(&args.model, &options)?.with_max_batch(args.max_batch);
     let most = args.clients.iter().copied().max().unwrap_or(1);
     let config = ServerConfig { max_queue: most.max(1) * 2, ..ServerConfig::default() };
     let server = serve_local("127.0.0.1:0".parse()?, generator, config)?;
     let url = format!("{}/chat/completions", server.base_url());
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!(
-        "{}: {} requests per client, max_tokens {}, batch {}, {threads} CPUs",
-        args.model, args.requests, args.max_tokens, args.max_batch
+        "{} ({:?}): {} requests per client, max_tokens {}, batch {}, {threads} CPUs",
+        args.model, args.gguf, args.requests, args.max_tokens, args.max_batch
     );
     ask(&agent(Duration::from_secs(60)), &url, QUESTIONS[0], 8)?; // warm-up: page in the weights
     let mut base = None;

@@ -133,6 +133,35 @@ fn batched_decoding_gives_the_tokens_of_one_at_a_time() {
     assert!(e.unwrap_err().to_string().contains("context"));
 }
 
+/// With 8-bit activations a batch of eight decodes on another kernel (eight sequences per pass,
+/// AVX-512 VNNI where the CPU has it) than one sequence alone: the tokens must still be the same.
+#[test]
+fn int8_batches_of_eight_give_the_tokens_of_one_at_a_time() {
+    let Some(p) = model_path() else { return };
+    if !poq_infer::quant::Isa::Avx2.available() {
+        return;
+    }
+    let opts = LoadOptions { gguf_precision: GgufPrecision::Int8, ..LoadOptions::default() };
+    let mut g = LocalGenerator::load(p.to_str().unwrap(), &opts).unwrap().with_max_batch(8);
+    let questions = [
+        "What is the capital of France?",
+        "Name a colour.",
+        "What is 2 + 2?",
+        "Say hello.",
+        "Name a fruit.",
+        "What is the largest ocean?",
+        "Who wrote Hamlet?",
+        "Name a planet.",
+    ];
+    let reqs: Vec<GenerationRequest> = questions.iter().map(|q| GenerationRequest::user(*q, 16)).collect();
+    let batched = g.generate_batch(&reqs).unwrap();
+    for (i, (req, b)) in reqs.iter().zip(&batched).enumerate() {
+        let one = g.generate(req).unwrap();
+        assert_eq!((&b.text, b.generated_tokens), (&one.text, one.generated_tokens), "request {i}");
+    }
+    assert!(batched.iter().filter(|b| b.generated_tokens > 4).count() >= 6, "{batched:?}");
+}
+
 #[test]
 fn seeded_sampling_repeats() {
     let Some(mut g) = load() else { return };

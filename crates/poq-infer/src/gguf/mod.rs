@@ -114,6 +114,25 @@ pub enum GgufPrecision {
     Int8,
 }
 
+impl std::str::FromStr for GgufPrecision {
+    type Err = Error;
+
+    /// `f32` ([`Dequantized`](GgufPrecision::Dequantized)), `int8`, `q8_0` or `native`
+    /// ([`Quantized`](GgufPrecision::Quantized)): the names the examples' `--gguf` takes.
+    fn from_str(s: &str) -> Result<GgufPrecision> {
+        match s {
+            "f32" => Ok(GgufPrecision::Dequantized),
+            "int8" => Ok(GgufPrecision::Int8),
+            "q8_0" => Ok(GgufPrecision::Q8_0),
+            "native" => Ok(GgufPrecision::Quantized),
+            other => Err(Error::InvalidArgument {
+                name: "gguf precision",
+                message: format!("must be f32, int8, q8_0 or native, not `{other}`"),
+            }),
+        }
+    }
+}
+
 /// Maps a file into memory: its packed weights are used in place.
 fn map_file(path: &Path) -> Result<Arc<dyn AsRef<[u8]> + Send + Sync>> {
     let file = File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
@@ -369,5 +388,24 @@ impl BatchLm for GgufModel {
         if let Weights::Decoder(m) = &mut self.weights {
             m.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GgufPrecision;
+
+    #[test]
+    fn precisions_parse_from_their_option_names() {
+        for (name, want) in [
+            ("f32", GgufPrecision::Dequantized),
+            ("int8", GgufPrecision::Int8),
+            ("q8_0", GgufPrecision::Q8_0),
+            ("native", GgufPrecision::Quantized),
+        ] {
+            assert_eq!(name.parse::<GgufPrecision>().unwrap(), want);
+        }
+        let e = "F32 ".parse::<GgufPrecision>().unwrap_err().to_string();
+        assert!(e.contains("must be f32, int8, q8_0 or native") && e.contains("`F32 `"), "{e}");
     }
 }
