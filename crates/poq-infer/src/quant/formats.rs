@@ -18,7 +18,8 @@ pub(crate) trait Block {
     type Header: Copy;
     /// For formats whose [`Chunk`] bytes are signed: the amount their stored unsigned integers
     /// were lowered by (`q − ZERO`; Q8_0 as `q + 128` wrapped), 0 for unsigned formats. The
-    /// 8-bit activation kernels multiply the unsigned bytes and take `ZERO · Σx` back off.
+    /// batched 8-bit kernel (`int8::rows_lanes`) multiplies the unsigned bytes and takes
+    /// `ZERO · Σx` back off.
     const ZERO: u8 = 0;
     /// Whether a chunk's two halves have their own scales (Q6_K's groups of 16).
     const HALVES: bool = false;

@@ -1,7 +1,7 @@
 //! Products with 8-bit activations ([`super::Activations::Int8`]).
 //!
 //! Each activation row is quantized per chunk of 32 values as llama.cpp quantizes them (scale
-//! `d = max|x| / 127`, values rounded to nearest). A chunk's 32 weight integers times its 32
+//! `d = max|x| / 127`, values rounded to nearest, ties to even). A chunk's 32 weight integers times its 32
 //! activation integers is then an exact integer `t` (|t| < 2²⁴), however it is computed, and
 //! everything after it is one fixed sequence of f32 operations per vector: sixteen running
 //! sums, chunk `c` going to lane `c mod 16`,
@@ -14,7 +14,7 @@
 //! and the lanes added in a fixed tree (`l + l+8`, `+4`, `+2`, `+1`). Two kernels follow it:
 //! - [`rows_direct`] (AVX2, any number of vectors, up to four per pass over a weight row): byte
 //!   products summed per chunk in registers (`maddubs`, or VNNI's `dpbusd` where the CPU has it),
-//!   the float sequence once per 16 chunks in two registers of eight lanes.
+//!   the float sequence once per eight chunks, in one of two registers of eight lanes.
 //! - [`rows_lanes`] (AVX-512 VNNI, eight vectors per pass): the activations are laid out so that
 //!   one register holds two chunks of all eight vectors (`lanes (parity, vector)`), each `dpbusd`
 //!   adds four columns of one weight chunk pair, broadcast, into all sixteen totals. A chunk pair
@@ -194,9 +194,8 @@ impl Int8Rows {
 }
 
 /// Adds chunks `8·octet ..` (up to eight) of `row` to the eight lanes `acc` of each vector of
-/// [`row_direct`]: each chunk's bytes multiplied in registers (with `VNNI`, the unsigned bytes
-/// by `dpbusd`, `ZERO · Σx` taken off per eight chunks; else `maddubs` of |q| and x with q's
-/// sign), the eight chunks' products summed to totals by horizontal adds, then one float update.
+/// [`row_direct`]: each chunk's |q| times x with q's sign (`dpbusd` with `VNNI`, else `maddubs`),
+/// the eight chunks' products summed to totals by horizontal adds, then one float update.
 ///
 /// # Safety
 /// As [`row_direct`]; `octet` starts inside the row.
@@ -413,7 +412,7 @@ unsafe fn dot_group<const G: i32>(t: __m512i, w: __m512i, x: *const i8) -> __m51
     }
 }
 
-/// [`dot_group`] of groups `G` and `G + 1` onto `t`.
+/// [`dot_group`] of groups `G`, then `H`, onto `t`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn dot_two<const G: i32, const H: i32>(t: __m512i, w: __m512i, x: *const i8) -> __m512i {
@@ -510,29 +509,22 @@ unsafe fn row_lanes<B: Block>(row: &[u8], lanes: &Lanes, chunks: usize, group: u
         // in memory).
         let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = [_mm512_setzero_ps(); 8];
         for first in (0..lanes.pairs).step_by(8) {
-            let steps = (lanes.pairs - first).min(8);
-            pair_step::<B>(&inputs, first, &mut header, &mut a0);
-            if steps > 1 {
-                pair_step::<B>(&inputs, first + 1, &mut header, &mut a1);
+            let steps = lanes.pairs - first;
+            macro_rules! step {
+                ($k:literal, $acc:ident) => {
+                    if steps > $k {
+                        pair_step::<B>(&inputs, first + $k, &mut header, &mut $acc);
+                    }
+                };
             }
-            if steps > 2 {
-                pair_step::<B>(&inputs, first + 2, &mut header, &mut a2);
-            }
-            if steps > 3 {
-                pair_step::<B>(&inputs, first + 3, &mut header, &mut a3);
-            }
-            if steps > 4 {
-                pair_step::<B>(&inputs, first + 4, &mut header, &mut a4);
-            }
-            if steps > 5 {
-                pair_step::<B>(&inputs, first + 5, &mut header, &mut a5);
-            }
-            if steps > 6 {
-                pair_step::<B>(&inputs, first + 6, &mut header, &mut a6);
-            }
-            if steps > 7 {
-                pair_step::<B>(&inputs, first + 7, &mut header, &mut a7);
-            }
+            step!(0, a0);
+            step!(1, a1);
+            step!(2, a2);
+            step!(3, a3);
+            step!(4, a4);
+            step!(5, a5);
+            step!(6, a6);
+            step!(7, a7);
         }
         // The tree: lanes j and j + 8 are registers k and k + 4, then k + 2, then k + 1; last
         // the two chunk parities (the register's halves).
