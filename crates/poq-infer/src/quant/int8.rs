@@ -26,7 +26,7 @@
 
 use super::formats::Block;
 #[cfg(target_arch = "x86_64")]
-use super::simd::Chunk;
+use super::simd::{Chunk, tree8};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -97,26 +97,44 @@ pub(crate) struct Int8Rows {
     stride: usize,
     /// The rounded values, (n, cols).
     q: Vec<i8>,
-    /// Per (vector, chunk): the scale, Σx (as integers), Σx of values 0–15, and d · Σx.
-    d: Vec<f32>,
-    sum: Vec<i32>,
-    sum_low: Vec<i32>,
-    dsum: Vec<f32>,
+    /// Per (vector, chunk).
+    sums: ChunkSums,
     /// The layout [`rows_lanes`] reads, when asked for.
     lanes: Option<Lanes>,
 }
 
-/// The activations of groups of eight vectors, per chunk pair: eight runs of 64 bytes (four
-/// columns of chunk `2p` for vectors 0–7, then of chunk `2p + 1`), and per-lane arrays of 16
-/// (lane `8·parity + vector`) of the same quantities as [`Int8Rows`]' own.
+/// Per quantized chunk: its scale `d`, Σx (as integers), Σx of values 0–15, and d · Σx, each in
+/// its own array (the kernels load them sixteen chunks at a time).
 #[derive(Debug)]
-struct Lanes {
-    pairs: usize,
-    x: Vec<i8>,
+struct ChunkSums {
     d: Vec<f32>,
     sum: Vec<i32>,
     sum_low: Vec<i32>,
     dsum: Vec<f32>,
+}
+
+impl ChunkSums {
+    fn zeros(len: usize) -> ChunkSums {
+        ChunkSums { d: vec![0.0; len], sum: vec![0; len], sum_low: vec![0; len], dsum: vec![0.0; len] }
+    }
+
+    fn set(&mut self, at: usize, d: f32, sum: i32, sum_low: i32) {
+        (self.d[at], self.sum[at], self.sum_low[at], self.dsum[at]) = (d, sum, sum_low, d * sum as f32);
+    }
+
+    fn copy(&mut self, to: usize, from: &ChunkSums, at: usize) {
+        self.set(to, from.d[at], from.sum[at], from.sum_low[at]);
+    }
+}
+
+/// The activations of groups of eight vectors, per chunk pair: eight runs of 64 bytes (four
+/// columns of chunk `2p` for vectors 0–7, then of chunk `2p + 1`), and their [`ChunkSums`] in
+/// runs of 16 (lane `8·parity + vector`).
+#[derive(Debug)]
+struct Lanes {
+    pairs: usize,
+    x: Vec<i8>,
+    sums: ChunkSums,
 }
 
 impl Int8Rows {
@@ -132,22 +150,13 @@ impl Int8Rows {
         let n = xs.len() / cols;
         let chunks = cols / 32;
         let stride = chunks.div_ceil(LANES) * LANES;
-        let mut rows = Int8Rows {
-            n,
-            cols,
-            stride,
-            q: vec![0; xs.len()],
-            d: vec![0.0; n * stride],
-            sum: vec![0; n * stride],
-            sum_low: vec![0; n * stride],
-            dsum: vec![0.0; n * stride],
-            lanes: None,
-        };
+        let mut rows =
+            Int8Rows { n, cols, stride, q: vec![0; xs.len()], sums: ChunkSums::zeros(n * stride), lanes: None };
         for (i, (x, q)) in xs.chunks_exact(32).zip(rows.q.chunks_exact_mut(32)).enumerate() {
             let at = i / chunks * stride + i % chunks;
             // SAFETY: AVX2 (this function's features); `x` and `q` are 32 long.
             let (d, sum, low) = unsafe { quantize_chunk(x, q) };
-            (rows.d[at], rows.sum[at], rows.sum_low[at], rows.dsum[at]) = (d, sum, low, d * sum as f32);
+            rows.sums.set(at, d, sum, low);
         }
         if lanes {
             rows.lanes = Some(rows.lay_out());
@@ -159,24 +168,13 @@ impl Int8Rows {
         let chunks = self.cols / 32;
         let pairs = chunks.div_ceil(2);
         let groups = self.n.div_ceil(LANE_GROUP);
-        let mut lanes = Lanes {
-            pairs,
-            x: vec![0; groups * pairs * 512],
-            d: vec![0.0; groups * pairs * 16],
-            sum: vec![0; groups * pairs * 16],
-            sum_low: vec![0; groups * pairs * 16],
-            dsum: vec![0.0; groups * pairs * 16],
-        };
+        let mut lanes = Lanes { pairs, x: vec![0; groups * pairs * 512], sums: ChunkSums::zeros(groups * pairs * 16) };
         for v in 0..self.n {
             let (group, lane) = (v / LANE_GROUP, v % LANE_GROUP);
             for c in 0..chunks {
                 let pair = group * pairs + c / 2;
                 let slot = 16 * pair + 8 * (c % 2) + lane;
-                let from = v * self.stride + c;
-                lanes.d[slot] = self.d[from];
-                lanes.sum[slot] = self.sum[from];
-                lanes.sum_low[slot] = self.sum_low[from];
-                lanes.dsum[slot] = self.dsum[from];
+                lanes.sums.copy(slot, &self.sums, v * self.stride + c);
                 let x = &self.q[v * self.cols + 32 * c..][..32];
                 for (g, four) in x.chunks_exact(4).enumerate() {
                     let to = 512 * pair + 64 * g + 32 * (c % 2) + 4 * lane;
@@ -185,11 +183,6 @@ impl Int8Rows {
             }
         }
         lanes
-    }
-
-    /// Whether [`rows_lanes`] can read these rows.
-    pub(crate) fn has_lanes(&self) -> bool {
-        self.lanes.is_some()
     }
 }
 
@@ -262,13 +255,13 @@ unsafe fn octet<B: Block, const N: usize, const VNNI: bool>(
                 low = _mm256_add_epi32(low, high);
             }
             let at = v * xs.stride + at;
-            let d = load_f32(&xs.d, at);
+            let d = load_f32(&xs.sums.d, at);
             let a = &mut acc[i];
             *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(low), _mm256_mul_ps(load_f32(&scale[0], 0), d), *a);
             if B::HALVES {
                 *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(high), _mm256_mul_ps(load_f32(&scale[1], 0), d), *a);
             }
-            *a = _mm256_fmadd_ps(load_f32(&offset, 0), load_f32(&xs.dsum, at), *a);
+            *a = _mm256_fmadd_ps(load_f32(&offset, 0), load_f32(&xs.sums.dsum, at), *a);
         }
     }
 }
@@ -313,18 +306,6 @@ unsafe fn row_direct<B: Block, const N: usize, const VNNI: bool>(
 unsafe fn load_f32(a: &[f32], at: usize) -> __m256 {
     // SAFETY: AVX (the caller's contract); eight values from `at` lie inside `a`.
     unsafe { _mm256_loadu_ps(a[at..at + 8].as_ptr()) }
-}
-
-/// The last three levels of the lanes' tree: `l + l+4`, `+2`, `+1`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn tree8(s8: __m256) -> f32 {
-    // SAFETY: AVX (the caller's contract).
-    unsafe {
-        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)))
-    }
 }
 
 /// [`row_direct`] of each row of `data` with every vector of `xs`, four per pass; `out` is
@@ -454,12 +435,12 @@ unsafe fn pair_step<B: Block>(inputs: &PairInputs<'_>, p: usize, header: &mut (u
         let w_low = _mm512_shuffle_i64x2::<0b10_10_00_00>(pair, pair);
         let w_high = _mm512_shuffle_i64x2::<0b11_11_01_01>(pair, pair);
         let at = inputs.group * lanes.pairs + p;
-        debug_assert!(16 * at + 16 <= lanes.d.len() && 512 * at + 512 <= lanes.x.len());
+        debug_assert!(16 * at + 16 <= lanes.sums.d.len() && 512 * at + 512 <= lanes.x.len());
         let x = lanes.x.as_ptr().add(512 * at);
-        let d = _mm512_loadu_ps(lanes.d.as_ptr().add(16 * at));
-        let sum = _mm512_loadu_si512(lanes.sum.as_ptr().add(16 * at).cast());
+        let d = _mm512_loadu_ps(lanes.sums.d.as_ptr().add(16 * at));
+        let sum = _mm512_loadu_si512(lanes.sums.sum.as_ptr().add(16 * at).cast());
         if B::HALVES {
-            let low = _mm512_loadu_si512(lanes.sum_low.as_ptr().add(16 * at).cast());
+            let low = _mm512_loadu_si512(lanes.sums.sum_low.as_ptr().add(16 * at).cast());
             // Two chains per half: a chain of dependent dpbusd waits out their latency.
             let zero = _mm512_setzero_si512();
             let t_low = _mm512_add_epi32(
@@ -484,7 +465,7 @@ unsafe fn pair_step<B: Block>(inputs: &PairInputs<'_>, p: usize, header: &mut (u
             *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(s, d), *acc);
         }
         if let (Some(oa), Some(ob)) = (a.offset, b.offset) {
-            let dsum = _mm512_loadu_ps(lanes.dsum.as_ptr().add(16 * at));
+            let dsum = _mm512_loadu_ps(lanes.sums.dsum.as_ptr().add(16 * at));
             *acc = _mm512_fmadd_ps(halves(oa, ob), dsum, *acc);
         }
     }
@@ -585,7 +566,11 @@ mod tests {
             let at = i / 3 * rows.stride + i % 3;
             let sum: i32 = want.iter().map(|&q| i32::from(q)).sum();
             let low: i32 = want[..16].iter().map(|&q| i32::from(q)).sum();
-            assert_eq!((rows.d[at], rows.sum[at], rows.sum_low[at]), (amax / 127.0, sum, low), "chunk {i}");
+            assert_eq!(
+                (rows.sums.d[at], rows.sums.sum[at], rows.sums.sum_low[at]),
+                (amax / 127.0, sum, low),
+                "chunk {i}"
+            );
         }
         // 2.5 → 2 and 3.5 → 4 (ties to even) in the third chunk, where 127 is the largest.
         assert_eq!((rows.q[64 + 2], rows.q[64 + 3]), (2, 4));

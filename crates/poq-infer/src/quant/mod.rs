@@ -551,20 +551,26 @@ pub(crate) fn products(
     if n == 0 {
         return;
     }
-    // Quantized once for every matrix that reads them (all share `xs`, so one width).
-    let int8 = (activations == Activations::Int8)
-        .then(|| {
-            let packed = jobs.iter().filter(|(m, _)| m.format().is_some() && int8_kernel(m.isa, n, forced).is_some());
-            let lanes = packed.clone().any(|(m, _)| int8_kernel(m.isa, n, forced) == Some(Int8Kernel::Lanes));
-            // SAFETY: an 8-bit kernel is chosen only where the CPU has AVX2.
-            #[cfg(target_arch = "x86_64")]
-            return packed.map(|(m, _)| m.cols).next().map(|cols| unsafe { Int8Rows::new(xs, cols, lanes) });
-            #[cfg(not(target_arch = "x86_64"))]
-            None
+    // Each job's 8-bit kernel; `None`: f32 activations.
+    let kernels: Vec<Option<Int8Kernel>> = jobs
+        .iter()
+        .map(|(m, _)| {
+            let packed = activations == Activations::Int8 && m.format().is_some();
+            packed.then(|| int8_kernel(m.isa, n, forced)).flatten()
         })
-        .flatten();
+        .collect();
+    // Quantized once for every matrix that reads them (all share `xs`, so one width).
+    #[cfg(target_arch = "x86_64")]
+    let int8 = kernels.iter().position(Option::is_some).map(|j| {
+        let lanes = kernels.contains(&Some(Int8Kernel::Lanes));
+        // SAFETY: an 8-bit kernel is chosen only where the CPU has AVX2.
+        unsafe { Int8Rows::new(xs, jobs[j].0.cols, lanes) }
+    });
+    // Off x86-64 no 8-bit kernel is ever chosen.
+    #[cfg(not(target_arch = "x86_64"))]
+    let int8: Option<Int8Rows> = None;
     let jobs = &*jobs;
-    let outs = &outs;
+    let (outs, kernels) = (&outs, &kernels);
     tasks.into_par_iter().for_each(|(j, first)| {
         let (m, (dst, n)) = (jobs[j].0, outs[j]);
         let count = ROWS_PER_TASK.min(m.rows - first);
@@ -582,16 +588,12 @@ pub(crate) fn products(
                 let row_bytes = m.row_bytes(*format);
                 let data = &bytes.as_slice()[first * row_bytes..][..count * row_bytes];
                 let paths = format.paths();
-                let kernel = int8.as_ref().and_then(|q| Some((q, int8_kernel(m.isa, n, forced)?)));
-                match kernel {
-                    Some((q, Int8Kernel::Lanes)) if q.has_lanes() => {
-                        // SAFETY: Lanes is chosen only on AVX-512 with VNNI; `q` has lanes.
-                        unsafe { (paths.int8_lanes)(data, row_bytes, q, sums) }
-                    }
+                match int8.as_ref().zip(kernels[j]) {
+                    // SAFETY: Lanes is chosen only on AVX-512 with VNNI, and then `q` was
+                    // made with lanes.
+                    Some((q, Int8Kernel::Lanes)) => unsafe { (paths.int8_lanes)(data, row_bytes, q, sums) },
                     // SAFETY: as below, and VNNI was detected.
-                    Some((q, Int8Kernel::DirectVnni | Int8Kernel::Lanes)) => unsafe {
-                        (paths.int8_vnni)(data, row_bytes, q, sums)
-                    },
+                    Some((q, Int8Kernel::DirectVnni)) => unsafe { (paths.int8_vnni)(data, row_bytes, q, sums) },
                     // SAFETY: `m.isa` was checked available when it was set; a kernel is chosen
                     // only for AVX2 or AVX-512.
                     Some((q, Int8Kernel::Direct)) => unsafe { (paths.int8[m.isa as usize])(data, row_bytes, q, sums) },

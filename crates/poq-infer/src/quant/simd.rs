@@ -201,10 +201,18 @@ unsafe fn reduce1_512(a: [__m512; 2]) -> f32 {
         let s16 = _mm512_add_ps(a[0], a[1]);
         // The upper half through a 64-bit view: extracting 32-bit halves needs AVX-512DQ.
         let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(s16)));
-        let s8 = _mm256_add_ps(_mm512_castps512_ps256(s16), high);
+        tree8(_mm256_add_ps(_mm512_castps512_ps256(s16), high))
+    }
+}
+
+/// The last three levels of [`reduce`]'s tree on eight lanes: `l + l+4`, `+2`, `+1`.
+#[inline(always)]
+pub(crate) unsafe fn tree8(s8: __m256) -> f32 {
+    // SAFETY: AVX (the caller's contract).
+    unsafe {
         let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-        let t = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)))
+        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)))
     }
 }
 
