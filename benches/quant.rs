@@ -1,8 +1,8 @@
 //! Our quantized matrix kernels, per GGUF block format and per instruction set: a decoding step's
-//! product (1 and 8 activation rows, f32 and 8-bit activations) on a 1536 × 576 matrix (SmolLM2's feed-forward shape; the
-//! K-quants at 1536 × 768, whole 256-value blocks) and a 128-row prompt product on the same
-//! matrix. Throughput is in weights per second (multiply by the format's bytes per weight for
-//! memory traffic).
+//! product (1 and 8 activation rows, f32 and 8-bit activations) on a 1536 × 576 matrix
+//! (SmolLM2's feed-forward shape; the K-quants at 1536 × 768, whole 256-value blocks) and a
+//! 128-row prompt product on the same matrix. Throughput is in weights per second (multiply by the
+//! format's bytes per weight for memory traffic).
 //!
 //! ```text
 //! RAYON_NUM_THREADS=2 cargo bench --bench quant --no-default-features --features infer

@@ -49,9 +49,10 @@ struct Args {
     /// Upper bound on generated tokens per prompt (generation is greedy).
     #[arg(long, default_value_t = 64)]
     max_new_tokens: usize,
-    /// Dequantize GGUF weights to f32 at load instead of running the quantized kernels.
-    #[arg(long)]
-    gguf_f32: bool,
+    /// How GGUF weights are multiplied: f32, int8 (8-bit activations when decoding), q8_0 or
+    /// native (see the generate example); other than f32, the record's dtype names it.
+    #[arg(long, default_value = "f32")]
+    gguf: GgufPrecision,
 }
 
 /// Answers scored against references, of the lengths evaluators see in a round: short QA answers
@@ -157,14 +158,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     for model in &args.generator {
         eprintln!("profiling generator {model}");
-        let mut options = LoadOptions::default();
+        let options = LoadOptions { gguf_precision: args.gguf, ..LoadOptions::default() };
         let path = Path::new(model);
         let dtype = if path.is_file() {
-            if args.gguf_f32 {
-                options.gguf_precision = GgufPrecision::Dequantized;
-                format!("{} (f32)", gguf_dtype(path))
-            } else {
-                gguf_dtype(path)
+            match args.gguf {
+                GgufPrecision::Dequantized => gguf_dtype(path),
+                precision => format!("{} ({precision:?})", gguf_dtype(path)),
             }
         } else {
             "f32".to_owned()

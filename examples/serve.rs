@@ -41,9 +41,9 @@ struct Args {
     tokenizer: Option<PathBuf>,
     /// How GGUF weights are multiplied: f32, int8 (8-bit activations when decoding: much faster
     /// batches on AVX-512 VNNI, llama.cpp's arithmetic), q8_0 or native (see the generate
-    /// example). Default: f32.
-    #[arg(long)]
-    gguf: Option<GgufPrecision>,
+    /// example).
+    #[arg(long, default_value = "f32")]
+    gguf: GgufPrecision,
     /// Run on the CPU even when a GPU build finds a GPU.
     #[arg(long)]
     cpu: bool,
@@ -67,9 +67,7 @@ struct Args {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut options = if args.cpu { LoadOptions::default() } else { LoadOptions::best()? };
     options.tokenizer = args.tokenizer.clone();
-    if let Some(precision) = args.gguf {
-        options.gguf_precision = precision;
-    }
+    options.gguf_precision = args.gguf;
     let generator = LocalGenerator::load(&args.model, &options)?.with_max_batch(args.max_batch);
     let config = ServerConfig {
         model_id: args.model_id,
